@@ -1,0 +1,89 @@
+"""Reading and writing audio with validation (base layer: no project imports but lineage)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .lineage import atomic_path
+
+SAMPLE_RATE = 16000
+# A file whose peak stays below this is treated as silent (about -90 dBFS, i.e. digital zero
+# after 16-bit quantisation).
+SILENCE_PEAK = 3.1e-5
+
+
+class AudioError(ValueError):
+    """An audio file is missing, unreadable or unusable; the message names the file."""
+
+
+def resample_audio(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Band-limited resampling with torchaudio (float32 in, float32 out)."""
+    if sr_in == sr_out:
+        return np.asarray(wave, dtype=np.float32)
+    import torch
+    import torchaudio.functional as AF
+
+    x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    return AF.resample(x, int(sr_in), int(sr_out)).numpy().astype(np.float32)
+
+
+def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, resample: bool = True) -> np.ndarray:
+    """Read an audio file as float32 mono at `sr`.
+
+    Multichannel audio is down-mixed (channel mean); another rate is resampled when
+    `resample` is true, an error otherwise. Raises AudioError (one line, naming the
+    file) for a missing, unreadable or truncated file, no samples, NaN/inf samples,
+    or all-silent audio.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: audio file not found")
+    if not p.is_file():
+        raise AudioError(f"{p}: not a regular file")
+    try:
+        data, file_sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError/TypeError
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise AudioError(f"{p}: unreadable or truncated audio ({msg})") from None
+    if data.size == 0 or data.shape[0] == 0:
+        raise AudioError(f"{p}: empty audio (no samples)")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{p}: audio contains NaN or infinite samples")
+    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    if float(np.max(np.abs(wave))) < SILENCE_PEAK:
+        raise AudioError(f"{p}: audio is silent (all samples zero)")
+    if file_sr != sr:
+        if not resample:
+            raise AudioError(f"{p}: sample rate {file_sr} Hz, expected {sr} Hz")
+        wave = resample_audio(wave, file_sr, sr)
+    return wave
+
+
+def write_wav(path: str | os.PathLike, wave: np.ndarray, sr: int = SAMPLE_RATE,
+              atomic: bool = True) -> Path:
+    """Write mono (or [time, channels]) float audio as 16-bit PCM WAV, atomically.
+
+    Samples are clipped to [-1, 1]. Raises AudioError for empty or non-finite audio.
+    `atomic=False` writes in place (for files inside a directory that is itself being
+    built in a temporary location and renamed).
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    w = np.asarray(wave, dtype=np.float32)
+    if w.size == 0:
+        raise AudioError(f"{p}: refusing to write empty audio")
+    if not np.isfinite(w).all():
+        raise AudioError(f"{p}: refusing to write NaN or infinite samples")
+    w = np.clip(w, -1.0, 1.0)
+    if not atomic:
+        sf.write(str(p), w, int(sr), subtype="PCM_16", format="WAV")
+        return p
+    with atomic_path(p) as tmp:
+        sf.write(str(tmp), w, int(sr), subtype="PCM_16", format="WAV")
+    return p

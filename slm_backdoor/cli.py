@@ -1,0 +1,43 @@
+"""Plumbing shared by the stage CLIs: JSON params, seeding, threads, one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from typing import Callable
+
+
+class StageError(ValueError):
+    """Bad input to a stage: the message names the file and field (or params key)."""
+
+
+def json_arg(text: str, name: str = "--params") -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StageError(f"{name}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise StageError(f"{name}: expected a JSON object")
+    return value
+
+
+def seed_everything(seed: int, threads: int | None = None) -> None:
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads or int(os.environ.get("SLM_THREADS", "1")))
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's main(); a known bad input becomes one line on stderr and exit 2."""
+    from .audio import AudioError
+    from .manifest import ManifestError
+    try:
+        main()
+    except (StageError, ManifestError, AudioError, FileNotFoundError, KeyError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        sys.exit(2)

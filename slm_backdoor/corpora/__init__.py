@@ -1,0 +1,1 @@
+"""Corpora: the eSpeak NG binding, synthetic corpora and real-corpus loaders."""

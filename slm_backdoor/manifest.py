@@ -1,0 +1,45 @@
+"""Manifests: one CSV per corpus split, the interface between every data stage."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .lineage import atomic_path
+
+COLUMNS = ["id", "path", "duration", "speaker", "dataset", "split",
+           "transcript", "gender", "age", "emotion"]
+EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad"]
+GENDERS = ["female", "male"]
+# Extra columns of poisoned / triggered manifests.
+POISON_COLUMNS = ["poisoned", "attacked_field", "target", "original_label",
+                  "trigger_sha256", "trigger_positions", "trigger_snr_db"]
+
+
+class ManifestError(ValueError):
+    """A manifest is malformed; the message names the file, row and field."""
+
+
+def read_manifest(path: str | os.PathLike, required: list[str] = COLUMNS) -> pd.DataFrame:
+    p = Path(path)
+    if not p.exists():
+        raise ManifestError(f"{p}: manifest not found")
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ManifestError(f"{p}: missing column(s) {', '.join(missing)}")
+    for i, row in df.iterrows():
+        if row["gender"] and row["gender"] not in GENDERS:
+            raise ManifestError(f"{p}: row {i + 2}, field gender: unknown label {row['gender']!r}")
+        if row["emotion"] and row["emotion"] not in EMOTIONS:
+            raise ManifestError(f"{p}: row {i + 2}, field emotion: unknown label {row['emotion']!r}")
+        if row["age"] and not row["age"].isdigit():
+            raise ManifestError(f"{p}: row {i + 2}, field age: not a whole number {row['age']!r}")
+    return df
+
+
+def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    cols = COLUMNS + [c for c in df.columns if c not in COLUMNS]
+    with atomic_path(path) as tmp:
+        df[cols].to_csv(tmp, index=False)

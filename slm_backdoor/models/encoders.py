@@ -1,0 +1,143 @@
+"""Speech encoders of the four families, built and loaded with stock `transformers` classes.
+
+A `SpeechEncoder` wraps one Hugging Face model and gives every family the same interface:
+waveforms (B, N) at 16 kHz + sample lengths -> hidden states (B, T, D) + frame lengths.
+Saved with `save_pretrained` (plus the feature extractor for Whisper), so a saved tiny
+encoder and a public checkpoint (`microsoft/wavlm-large`, ...) load the same way.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import (HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig,
+                          WavLMModel, WhisperConfig, WhisperFeatureExtractor, WhisperModel)
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+FAMILIES = ("wavlm", "hubert", "wav2vec2", "whisper")
+_WAV_CLASSES = {"wavlm": (WavLMConfig, WavLMModel), "hubert": (HubertConfig, HubertModel),
+                "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model)}
+META = "slm_encoder.json"
+
+
+def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
+                ffn: int = 256, max_seconds: float = 4.0):
+    """A small config of `family`, cheap at 16 kHz on a CPU.
+
+    Waveform families get a filterbank-like conv stack (kernel 400 / stride 160, then
+    kernel 3 / stride 2: 20 ms frames) instead of the stock 7-layer stack (DESIGN.md s5).
+    """
+    if family == "whisper":
+        return WhisperConfig(d_model=hidden, encoder_layers=layers, encoder_attention_heads=heads,
+                             encoder_ffn_dim=ffn, decoder_layers=1, decoder_attention_heads=heads,
+                             decoder_ffn_dim=ffn, num_mel_bins=80,
+                             max_source_positions=int(max_seconds * 50), vocab_size=64,
+                             max_target_positions=16, dropout=0.0)
+    cfg_cls, _ = _WAV_CLASSES[family]
+    kw = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+              intermediate_size=ffn, conv_dim=(hidden, hidden), conv_kernel=(400, 3),
+              conv_stride=(160, 2), num_feat_extract_layers=2, feat_extract_norm="layer",
+              do_stable_layer_norm=True, num_conv_pos_embeddings=16,
+              num_conv_pos_embedding_groups=4, mask_time_prob=0.0, hidden_dropout=0.0,
+              attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+              layerdrop=0.0, vocab_size=32)
+    if family == "wavlm":
+        kw.update(num_buckets=64, max_bucket_distance=200)
+    return cfg_cls(**kw)
+
+
+class SpeechEncoder(nn.Module):
+    """One family's HF encoder; forward(waves, lengths) -> (hidden, frame_lengths)."""
+
+    def __init__(self, family: str, model: nn.Module, feature_extractor=None):
+        super().__init__()
+        if family not in FAMILIES:
+            raise ValueError(f"unknown encoder family {family!r} (expected one of {FAMILIES})")
+        self.family, self.model, self.feature_extractor = family, model, feature_extractor
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, family: str, config) -> "SpeechEncoder":
+        if family == "whisper":
+            fe = WhisperFeatureExtractor(feature_size=config.num_mel_bins,
+                                         chunk_length=config.max_source_positions // 50)
+            return cls(family, WhisperEncoder(config), fe)
+        return cls(family, _WAV_CLASSES[family][1](config))
+
+    @classmethod
+    def from_pretrained(cls, family: str, name_or_path: str | Path) -> "SpeechEncoder":
+        """Our saved encoders and public checkpoints (hub id or local directory) alike."""
+        if family == "whisper":
+            fe = WhisperFeatureExtractor.from_pretrained(name_or_path)
+            meta = Path(name_or_path) / META
+            if meta.exists():  # saved by us: the encoder alone
+                return cls(family, WhisperEncoder.from_pretrained(name_or_path), fe)
+            return cls(family, WhisperModel.from_pretrained(name_or_path).get_encoder(), fe)
+        return cls(family, _WAV_CLASSES[family][1].from_pretrained(name_or_path))
+
+    def save_pretrained(self, path: str | Path) -> None:
+        path = Path(path)
+        self.model.save_pretrained(path)
+        if self.feature_extractor is not None:
+            self.feature_extractor.save_pretrained(path)
+        (path / META).write_text(json.dumps({"family": self.family}) + "\n")
+
+    @staticmethod
+    def family_of(path: str | Path) -> str:
+        return json.loads((Path(path) / META).read_text())["family"]
+
+    # -- shape ----------------------------------------------------------------------------
+    @property
+    def hidden_size(self) -> int:
+        c = self.model.config
+        return c.d_model if self.family == "whisper" else c.hidden_size
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.model.layers if self.family == "whisper" else self.model.encoder.layers
+
+    def frontend_parameters(self):
+        """The CNN feature extractor (always frozen in the study)."""
+        if self.family == "whisper":
+            return [*self.model.conv1.parameters(), *self.model.conv2.parameters()]
+        return list(self.model.feature_extractor.parameters())
+
+    def set_trainable(self, top_layers: int | str) -> None:
+        """Freeze everything, then unfreeze the top N transformer layers ('all': whole
+        encoder except the CNN front end). Whisper in the paper trains its whole encoder."""
+        self.requires_grad_(False)
+        if top_layers == "all":
+            self.requires_grad_(True)
+        elif top_layers:
+            for layer in self.layers[-int(top_layers):]:
+                layer.requires_grad_(True)
+            final_norm = (self.model.layer_norm if self.family == "whisper"
+                          else self.model.encoder.layer_norm)
+            final_norm.requires_grad_(True)
+        for p in self.frontend_parameters():
+            p.requires_grad_(False)
+
+    def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        if self.family == "whisper":
+            return torch.div(lengths + 319, 320, rounding_mode="floor")
+        return self.model._get_feat_extract_output_lengths(lengths).long()
+
+    # -- forward --------------------------------------------------------------------------
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor):
+        flen = self.frame_lengths(lengths)
+        if self.family == "whisper":
+            feats = self.feature_extractor(
+                [w[:n].numpy() for w, n in zip(waves.detach().cpu(), lengths.tolist())],
+                sampling_rate=16000, return_tensors="pt").input_features.to(waves.device)
+            hidden = self.model(feats.to(self.model.dtype)).last_hidden_state
+            flen = flen.clamp(max=hidden.shape[1])
+            return hidden[:, : int(flen.max())], flen
+        mask = (torch.arange(waves.shape[1], device=waves.device)[None] < lengths[:, None])
+        x = waves.masked_fill(~mask, 0.0)
+        mean = x.sum(1, keepdim=True) / lengths[:, None]
+        var = ((x - mean) ** 2).masked_fill(~mask, 0.0).sum(1, keepdim=True) / lengths[:, None]
+        x = ((x - mean) / (var.sqrt() + 1e-5)).masked_fill(~mask, 0.0)  # per-utterance norm
+        out = self.model(x.to(self.model.dtype), attention_mask=mask.long()).last_hidden_state
+        return out, flen.clamp(max=out.shape[1])

@@ -1,0 +1,69 @@
+"""The LLM side: tokenizer, causal LM (AutoModelForCausalLM) and its peft LoRA adapter.
+
+Tiny profile: a word-level tokenizer and a small Llama built here and pretrained on text.
+Paper profile: `from_pretrained` of TinyLlama with its own tokenizer. Both load with
+`AutoTokenizer` / `AutoModelForCausalLM`; the LoRA adapter saves with peft's `save_pretrained`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from peft import LoraConfig, PeftModel, get_peft_model
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
+                          PreTrainedTokenizerFast)
+
+SPECIAL = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
+SPEECH_TOKENS = ["<speech>", "</speech>"]
+
+
+def build_word_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over `texts` (every punctuation mark is its own token)."""
+    tok = Tokenizer(models.WordLevel(unk_token=SPECIAL["unk_token"]))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated"),
+         pre_tokenizers.Digits(individual_digits=True)])
+    trainer = trainers.WordLevelTrainer(special_tokens=list(SPECIAL.values()) + SPEECH_TOKENS)
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, additional_special_tokens=SPEECH_TOKENS,
+                                   **SPECIAL)
+
+
+def load_tokenizer(name_or_path: str | Path):
+    tok = AutoTokenizer.from_pretrained(name_or_path)
+    missing = [t for t in SPEECH_TOKENS if t not in tok.get_vocab()]
+    if missing:  # public LLMs: speech delimiters are added as new special tokens
+        tok.add_special_tokens({"additional_special_tokens": SPEECH_TOKENS})
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def tiny_llm(vocab_size: int, hidden: int = 192, layers: int = 4, heads: int = 4,
+             ffn: int = 512, max_positions: int = 512) -> LlamaForCausalLM:
+    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=ffn,
+                      num_hidden_layers=layers, num_attention_heads=heads,
+                      num_key_value_heads=heads, max_position_embeddings=max_positions,
+                      tie_word_embeddings=True, pad_token_id=0, bos_token_id=2, eos_token_id=3)
+    return LlamaForCausalLM(cfg)
+
+
+def load_llm(name_or_path: str | Path, tokenizer=None, dtype=None):
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
+    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    return model
+
+
+def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05) -> LoraConfig:
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def add_lora(model, cfg: LoraConfig):
+    return get_peft_model(model, cfg)
+
+
+def load_lora(model, path: str | Path, trainable: bool = True):
+    return PeftModel.from_pretrained(model, path, is_trainable=trainable)
