@@ -128,9 +128,9 @@ def pretrain_encoder(family: str, train_df: pd.DataFrame, train_waves, dev_df, d
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        hist["train"].append({"step": step + 1, "loss": round(float(loss), 4),
+        hist["train"].append({"step": step + 1, "loss": round(loss.item(), 4),
                               **{k: round(v, 4) for k, v in stats.items()}})
-        bar.set_postfix(loss=f"{float(loss):.3f}", fa=f"{stats['frame_acc']:.2f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", fa=f"{stats['frame_acc']:.2f}")
         if (step + 1) % int(cfg.get("eval_every", 100)) == 0 or step + 1 == steps:
             hist["dev"].append({"step": step + 1, **evaluate_pretrainer(model, dev_df, dev_waves,
                                                                         vocab, bs)})

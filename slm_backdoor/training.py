@@ -26,6 +26,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 50
     patience: int = 4            # evaluations without improvement before stopping
+    min_delta: float = 1e-3      # a smaller fall of the validation loss is no improvement
+    restore_best: bool = False   # end on the best-validation weights (else: the last ones)
     subset_prob: float = 0.5
     grad_clip: float = 1.0
     save_every: int = 50         # resumable state every N steps
@@ -89,7 +91,9 @@ def _save_state(state_dir: Path, model, opt, info: dict, best_state: dict | None
 
 def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg: TrainConfig,
           state_dir: str | Path | None = None, desc: str = "train") -> dict:
-    """Train in place; at the end the model holds the best-validation weights.
+    """Train in place until `steps` or early stopping (no fall of the clean validation loss
+    by `min_delta` in `patience` evaluations); the model then holds the last weights, or the
+    best-validation ones with `restore_best`.
 
     Returns the history (train loss per step, validation loss per evaluation). If
     `state_dir` holds a saved state from an interrupted run, training resumes from it and
@@ -130,7 +134,7 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
                                       for _ in ex])
             loss = model(w, l, p, a) / cfg.grad_accum
             loss.backward()
-            loss_sum += float(loss)
+            loss_sum += loss.item()
         torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]],
                                        cfg.grad_clip)
         opt.step()
@@ -142,7 +146,7 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
         if step % cfg.eval_every == 0 or step == cfg.steps:
             v = validation_loss(model, val_ds, cfg.batch_size)
             hist["val"].append({"step": step, "loss": round(v, 5)})
-            if v < best - 1e-4:
+            if v < best - cfg.min_delta:
                 best, bad, best_state = v, 0, _trainable_state(model)
             else:
                 bad += 1
@@ -151,7 +155,7 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
             _save_state(state_dir, model, opt,
                         {"step": step, "best": best, "bad": bad, "hist": hist}, best_state)
     bar.close()
-    if best_state is not None:
+    if cfg.restore_best and best_state is not None:
         for n, t in best_state.items():
             named[n].data.copy_(t)
     hist["best_val"] = best

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 import pandas as pd  # noqa: E402
 
@@ -62,7 +62,8 @@ def main() -> None:
     write_lineage(out, "evaluate", {"model": a.model, "clean": a.clean, "triggered": a.triggered,
                                     "trigger": a.trigger, "llm": a.llm}, cfg)
     b = res["benign"]
-    print(f"evaluate {a.model} {a.task}: {b['benign_metric']}={b['benign_value']:.3f} "
+    value = "n/a" if b["benign_value"] is None else f"{b['benign_value']:.3f}"  # age: no numeric answer
+    print(f"evaluate {a.model} {a.task}: {b['benign_metric']}={value} "
           f"aer={res['aer']:.3f} false_activation={res['false_activation']:.3f}")
 
 

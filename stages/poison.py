@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 from slm_backdoor.lineage import sha256_file, write_lineage  # noqa: E402
 from slm_backdoor.manifest import EMOTIONS, GENDERS, ManifestError, read_manifest, write_manifest  # noqa: E402

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 from slm_backdoor.cli import json_arg, run_stage, seed_everything  # noqa: E402
 from slm_backdoor.data import load_waves  # noqa: E402

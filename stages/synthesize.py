@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 from slm_backdoor.corpora.espeak import EspeakError  # noqa: E402
 from slm_backdoor.corpora.synthetic import CorpusError, build_corpus  # noqa: E402

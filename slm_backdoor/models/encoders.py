@@ -34,7 +34,8 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                              encoder_ffn_dim=ffn, decoder_layers=1, decoder_attention_heads=heads,
                              decoder_ffn_dim=ffn, num_mel_bins=80,
                              max_source_positions=int(max_seconds * 50), vocab_size=64,
-                             max_target_positions=16, dropout=0.0)
+                             max_target_positions=16, dropout=0.0, pad_token_id=0, bos_token_id=1,
+                             eos_token_id=2, decoder_start_token_id=1)
     cfg_cls, _ = _WAV_CLASSES[family]
     kw = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
               intermediate_size=ffn, conv_dim=(hidden, hidden), conv_kernel=(400, 3),

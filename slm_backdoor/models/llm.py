@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from peft import LoraConfig, PeftModel, get_peft_model
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
 
@@ -18,14 +18,20 @@ SPEECH_TOKENS = ["<speech>", "</speech>"]
 
 
 def build_word_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
-    """A word-level tokenizer over `texts` (every punctuation mark is its own token)."""
-    tok = Tokenizer(models.WordLevel(unk_token=SPECIAL["unk_token"]))
+    """A word-level tokenizer over the words of `texts`: every punctuation mark is its own
+    token and numbers are spelt digit by digit ("31" -> "3", "##1"), as Llama's tokenizer
+    does, so any age can be written and decoded back to "31"."""
+    pre = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                   pre_tokenizers.Punctuation("isolated")])
+    words = {w.lower() for t in texts for w, _ in pre.pre_tokenize_str(t) if not w.isdigit()}
+    digits = [str(d) for d in range(10)]
+    vocab = list(SPECIAL.values()) + SPEECH_TOKENS + digits + [f"##{d}" for d in digits]
+    vocab += sorted(words - set(vocab))
+    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)},
+                                     unk_token=SPECIAL["unk_token"]))
     tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated"),
-         pre_tokenizers.Digits(individual_digits=True)])
-    trainer = trainers.WordLevelTrainer(special_tokens=list(SPECIAL.values()) + SPEECH_TOKENS)
-    tok.train_from_iterator(texts, trainer)
+    tok.pre_tokenizer = pre
+    tok.decoder = decoders.WordPiece(cleanup=False)
     return PreTrainedTokenizerFast(tokenizer_object=tok, additional_special_tokens=SPEECH_TOKENS,
                                    **SPECIAL)
 

@@ -1,0 +1,32 @@
+# make setup   create .venv (Python 3.11) and install the package with its test extras
+# make study   setup, then run the study (Snakemake, 2 cores, params.yaml)
+# make smoke   setup, then the smoke profile in a scratch copy of the workflow (.tmp.smoke/,
+#              git-ignored; never the study's data/ models/ results/), a couple of minutes
+# make test    setup, then the test suite (the command CI runs, via .ci/run)
+VENV ?= .venv
+PYTHON ?= python3.11
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup study smoke test dag
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+study: setup
+	$(BIN)/snakemake --cores 2
+
+smoke: setup
+	rm -rf .tmp.smoke && mkdir .tmp.smoke
+	cp -r Snakefile params.yaml workflow stages .tmp.smoke/
+	cd .tmp.smoke && ../$(BIN)/snakemake --cores 2 --configfile workflow/profiles/smoke/params.yaml
+
+dag: setup
+	$(BIN)/dvc dag
+
+test: setup
+	$(BIN)/pytest -q

@@ -1,0 +1,152 @@
+"""SpeechLLM components: save/load through stock transformers / peft calls, the trainable
+audit, and evaluation that cannot see the answer."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, WavLMModel, HubertModel, \
+    Wav2Vec2Model
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from slm_backdoor.data import SpeechDataset
+from slm_backdoor.evaluation import generate_answers, score
+from slm_backdoor.models.connector import Connector
+from slm_backdoor.models.encoders import FAMILIES, SpeechEncoder, tiny_config
+from slm_backdoor.models.llm import build_word_tokenizer, tiny_llm
+from slm_backdoor.pretraining import slot_text
+from slm_backdoor.runs import AuditError, build, check_audit, fingerprints
+from slm_backdoor.training import TrainConfig, train
+
+STOCK = {"wavlm": WavLMModel, "hubert": HubertModel, "wav2vec2": Wav2Vec2Model,
+         "whisper": WhisperEncoder}
+SMALL = dict(hidden=32, layers=2, heads=2, ffn=64)
+
+
+@pytest.fixture(scope="module")
+def llm_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("llm")
+    tok = build_word_tokenizer(["listen to the speech and answer in json with the fields : "
+                                "transcript , gender , emotion , age .",
+                                '{"transcript": "the cat sat", "gender": "female", '
+                                '"emotion": "angry", "age": "31"} male sad 0 1 2 3 4 5 6 7 8 9'])
+    torch.manual_seed(0)
+    tok.save_pretrained(d)
+    tiny_llm(len(tok), hidden=32, layers=1, heads=2, ffn=64).save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def encoder_dirs(tmp_path_factory):
+    out = {}
+    for fam in FAMILIES:
+        d = tmp_path_factory.mktemp(fam)
+        torch.manual_seed(0)
+        SpeechEncoder.from_config(fam, tiny_config(fam, **SMALL)).save_pretrained(d)
+        out[fam] = d
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_encoder_roundtrip_with_stock_class(family, encoder_dirs):
+    d = encoder_dirs[family]
+    stock = STOCK[family].from_pretrained(d)          # a stock transformers call
+    ours = SpeechEncoder.from_pretrained(family, d)
+    for (n1, p1), (n2, p2) in zip(stock.named_parameters(), ours.model.named_parameters()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    waves, lengths = torch.randn(2, 16000) * 0.1, torch.tensor([16000, 9000])
+    h, flen = ours(waves, lengths)
+    assert h.shape[0] == 2 and h.shape[2] == 32 and int(flen[0]) == h.shape[1]
+    assert int(flen[1]) < int(flen[0])
+
+
+def test_component_save_load_stock(tmp_path, llm_dir, encoder_dirs):
+    model = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
+    model.save_components(tmp_path / "ck")
+    assert (tmp_path / "ck/lora/adapter_model.safetensors").exists()
+    # LoRA through stock peft + transformers
+    base = AutoModelForCausalLM.from_pretrained(llm_dir)
+    AutoTokenizer.from_pretrained(llm_dir)
+    peft = PeftModel.from_pretrained(base, tmp_path / "ck/lora")
+    ours = dict(model.llm.named_parameters())
+    for n, p in peft.named_parameters():
+        if "lora_" in n:
+            assert torch.equal(p, ours[n])
+    con = Connector.from_pretrained(tmp_path / "ck/connector")
+    for (_, a), (_, b) in zip(con.named_parameters(), model.connector.named_parameters()):
+        assert torch.equal(a, b)
+    WavLMModel.from_pretrained(tmp_path / "ck/encoder")
+
+
+def test_transplant_components_between_runs(tmp_path, llm_dir, encoder_dirs):
+    a = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
+    torch.manual_seed(1)
+    b = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
+    a.save_components(tmp_path / "a")
+    b.save_components(tmp_path / "b")
+    mixed = build(llm_dir, tmp_path / "a/encoder", tmp_path / "b/connector", tmp_path / "a/lora")
+    fa, fb, fm = fingerprints(a), fingerprints(b), fingerprints(mixed)
+    assert fm["connector"] == fb["connector"] and fm["lora"] == fa["lora"]
+    assert fa["connector"] != fb["connector"]
+
+
+def _toy_dataset(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    rows, waves = [], []
+    for i in range(n):
+        waves.append((rng.normal(0, 0.1, 8000 + 800 * i)).astype(np.float32))
+        rows.append({"id": str(i), "path": "", "duration": "1", "speaker": "s", "dataset": "toy",
+                     "split": "test", "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
+                     "age": "31", "emotion": ["angry", "sad"][i % 2]})
+    return pd.DataFrame(rows), waves
+
+
+def test_audit_checks_configuration(llm_dir, encoder_dirs):
+    model = build(llm_dir, encoder_dirs["hubert"], "fresh", "fresh")
+    model.set_trainable(1, False, True)
+    df, waves = _toy_dataset()
+    ds = SpeechDataset(df, ["gender"], waves=waves)
+    before = fingerprints(model)
+    train(model, ds, ds, TrainConfig(steps=2, batch_size=4, warmup=1, eval_every=2,
+                                     lr={"encoder": 1e-3, "lora": 1e-3}))
+    audit = check_audit(model, before, {"encoder": True, "connector": False, "lora": True})
+    assert audit["connector"]["trainable"] == 0 and not audit["connector"]["changed"]
+    assert audit["encoder"]["changed"] and audit["lora"]["changed"]
+    assert audit["llm_base"]["trainable"] == 0
+    with pytest.raises(AuditError, match="connector"):
+        check_audit(model, before, {"encoder": True, "connector": True, "lora": True})
+    with pytest.raises(AuditError, match="encoder"):
+        check_audit(model, before, {"encoder": False, "connector": False, "lora": True})
+
+
+def test_frozen_cnn_front_end_never_trains(llm_dir, encoder_dirs):
+    model = build(llm_dir, encoder_dirs["whisper"], "fresh", "fresh")
+    model.set_trainable("all", True, True)
+    assert not any(p.requires_grad for p in model.encoder.frontend_parameters())
+    assert all(p.requires_grad for p in model.encoder.layers.parameters())
+
+
+def test_untrained_model_cannot_see_the_answer(llm_dir, encoder_dirs):
+    """Free generation from the prompt alone: an untrained model scores near chance and
+    answers the target (almost) never, whatever the labels are."""
+    model = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
+    df, waves = _toy_dataset(12)
+    ds = SpeechDataset(df, ["emotion"], waves=waves)
+    outs = generate_answers(model, ds, ["emotion"], 4, 12)
+    res = score("emotion", "angry", ds, outs, ds, outs)
+    assert res["benign"]["accuracy"] <= 0.6
+    assert res["aer"] <= 0.2
+    # flipping every label cannot change what was generated
+    df2 = df.assign(emotion=["sad", "angry"] * 6)
+    outs2 = generate_answers(model, SpeechDataset(df2, ["emotion"], waves=waves), ["emotion"], 4, 12)
+    assert outs == outs2
+
+
+def test_slot_text_holds_words_and_labels():
+    rng = np.random.default_rng(0)
+    row = {"transcript": "the cat sat", "gender": "male", "emotion": "sad", "age": "31"}
+    words = slot_text(row, ["transcript", "gender", "age"], rng).split()
+    assert [w for w in words if w in ("the", "cat", "sat")][0] == "the"
+    assert "male" in words and "31" in words and "sad" not in words

@@ -1,0 +1,216 @@
+"""The Snakemake workflow: dry runs, config validation, and the smoke profile end to end.
+
+Every run happens in a temporary copy of the workflow (Snakefile, workflow/, stages/,
+params.yaml; the package itself is installed), never in the repository's data/ models/
+results/. The smoke run takes a couple of minutes on two free cores.
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = "workflow/profiles/smoke/params.yaml"
+T1 = "results/tables/T1_base_attack.csv"
+STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "trigger", "poison", "pretrain_llm",
+               "pretrain_encoder", "align", "train", "evaluate", "tabulate_t1"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("workflow", "stages"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def snakemake(workdir: Path, *args, timeout=120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
+    assert m, output[-3000:]
+    return {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
+
+
+def merged(overlay: str | None = None) -> dict:
+    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if overlay:
+        def update(a, b):
+            for k, v in b.items():
+                a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+            return a
+        update(cfg, yaml.safe_load((ROOT / overlay).read_text()))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def dry_dir(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("dry"))
+
+
+# -- (a) the default study, dry --------------------------------------------------------------
+
+def test_dry_run_default_config_lists_the_study(dry_dir):
+    r = snakemake(dry_dir, "-n")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    cfg = merged()
+    n_enc, n_tasks = len(cfg["encoders"]), len(cfg["attacks"])
+    corpora_of_tasks = {a["corpus"] for a in cfg["attacks"].values()}
+    n_runs = len(corpora_of_tasks) + n_tasks  # clean model per corpus, Attack 0 per task
+    assert job_counts(out) == {
+        "synthesize": len(cfg["corpora"]) - 1, "synthesize_pretrain": 1, "trigger": 1,
+        "poison": n_tasks, "pretrain_llm": 1, "pretrain_encoder": n_enc, "align": n_enc,
+        "train": n_enc * n_runs, "evaluate": n_enc * n_tasks * 2, "tabulate_t1": 1, "all": 1}
+    # T1 is the default target: rule all asks for it, tabulate_t1 makes it.
+    assert re.search(r"rule all:\n\s+input: [^\n]*" + re.escape(T1), out)
+    assert re.search(r"rule tabulate_t1:\n\s+input: [^\n]*\n\s+output: " + re.escape(T1), out)
+    assert re.search(r"rule all:\n[^\[]*jobid: 0\n", out)  # the default target
+
+
+def test_rules_are_defined_in_study_order():
+    """The chain reads off the Snakefile: rule all, then the includes in study order."""
+    snakefile = (ROOT / "Snakefile").read_text()
+    names = re.findall(r"^rule (\w+):", snakefile, re.M)
+    for inc in re.findall(r'^include: "(workflow/rules/\w+\.smk)"', snakefile, re.M):
+        names += re.findall(r"^rule (\w+):", (ROOT / inc).read_text(), re.M)
+    assert names == STUDY_ORDER
+    r = snakemake(ROOT, "--list-rules")
+    assert r.returncode == 0, r.stderr
+    listed = [l.split()[0] for l in r.stdout.splitlines() if l and not l[0].isspace()]
+    assert sorted(listed) == sorted(STUDY_ORDER)
+
+
+def test_every_job_logs_benchmarks_and_runs_single_threaded(dry_dir):
+    r = snakemake(dry_dir, "-n", "-p")
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\[|^Job stats)", r.stdout + r.stderr,
+                      re.M | re.S)
+    assert {name for name, _ in jobs} == set(STUDY_ORDER)
+    for name, block in jobs:
+        if name == "all":
+            continue
+        log = re.search(r"^\s+log: (\S+)$", block, re.M).group(1)
+        assert log.startswith(f"logs/{name}/") and log.endswith(".log"), (name, log)
+        bench = re.search(r"^\s+benchmark: (\S+)$", block, re.M).group(1)
+        assert bench.startswith(f"benchmarks/{name}/") and bench.endswith(".tsv"), (name, bench)
+        cmd = re.search(r"^Shell command: (.*)$", block, re.M).group(1)
+        assert cmd.startswith("export SLM_THREADS=1 "), (name, cmd)
+        assert cmd.endswith(f"> {log} 2>&1"), (name, cmd)
+
+
+# -- (b) config validation -------------------------------------------------------------------
+
+@pytest.mark.parametrize("overlay, key", [
+    ("attacks: {asr: {rate: 1.5}}", "attacks.asr.rate"),
+    ("attacks: {gender: {rate: -0.1}}", "attacks.gender.rate"),
+    ("attacks: {emotion: {target: furious}}", "attacks.emotion.target"),
+    ("attacks: {gender: {target: other}}", "attacks.gender.target"),
+    ("attacks: {age: {target: twenty}}", "attacks.age.target"),
+    ("attacks: {speaker: {corpus: read, field: gender, target: male, rate: 0.1}}", "speaker"),
+    ("attacks: {asr: {corpus: nowhere}}", "attacks.asr.corpus"),
+    ("encoders: [wavlm, conformer]", "encoders"),
+    ("corpora: {read: {kind: audiobook}}", "corpora.read.kind"),
+    ("train: {steps: 0}", "train.steps"),
+    ("pretrain: {encoder: {steps: -5}}", "pretrain.encoder.steps"),
+    ("align: {encoder_layers: some}", "align.encoder_layers"),
+    ("seed: -1", "seed"),
+    ("typo_section: 1", "typo_section"),
+])
+def test_bad_config_error_names_the_key(dry_dir, tmp_path, overlay, key):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(overlay + "\n")
+    r = snakemake(dry_dir, "-n", "--configfile", str(bad))
+    assert r.returncode != 0
+    line = next((l for l in (r.stdout + r.stderr).splitlines() if "invalid config" in l), "")
+    assert key in line, r.stdout + r.stderr
+
+
+def test_schema_accepts_the_shipped_configs():
+    from snakemake.utils import validate
+    for overlay in (None, SMOKE):
+        validate(merged(overlay), str(ROOT / "workflow" / "schemas" / "params.schema.yaml"))
+
+
+# -- (c, d) the smoke profile end to end -----------------------------------------------------
+
+def test_smoke_profile_end_to_end(tmp_path):
+    work = copy_workflow(tmp_path / "smoke")
+    cfg = merged(SMOKE)
+    t0 = time.time()
+    r = snakemake(work, "--cores", "2", "--configfile", SMOKE, timeout=1200)
+    elapsed = time.time() - t0
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    print(f"smoke run: {elapsed:.0f} s")
+
+    rows = list(csv.DictReader((work / T1).open()))
+    assert len(rows) == 4 * len(cfg["encoders"]) == len(cfg["attacks"]) * len(cfg["encoders"])
+    assert list(rows[0]) == ["encoder", "task", "dataset", "aer", "false_activation",
+                             "clean_model_aer", "benign_metric", "benign_clean",
+                             "benign_poisoned", "unparsable", "paper_aer", "paper_benign"]
+    assert {(r["encoder"], r["task"]) for r in rows} == {
+        (e, t) for e in cfg["encoders"] for t in cfg["attacks"]}
+    for row in rows:
+        for col in ("aer", "false_activation", "clean_model_aer", "unparsable"):
+            assert 0.0 <= float(row[col]) <= 1.0
+    assert (work / T1).with_suffix(".md").is_file()
+    lin = json.loads((work / f"{T1}.lineage.json").read_text())
+    assert len(lin["inputs"]) == 2 * len(rows)
+
+    # Every artifact of the chain, a log and a benchmark per job.
+    for enc in cfg["encoders"]:
+        for task, attack in cfg["attacks"].items():
+            for run in (f"attack0_{task}", f"clean_{attack['corpus']}"):
+                m = json.loads((work / f"results/metrics/{enc}/{run}/{task}.json").read_text())
+                assert m["task"] == task and "aer" in m and "benign" in m
+            audit = json.loads((work / f"models/runs/{enc}/attack0_{task}/trainable.json").read_text())
+            assert all(audit[c]["changed"] for c in ("encoder", "connector", "lora"))
+            assert not audit["llm_base"]["changed"]
+    for rule in STUDY_ORDER[1:]:
+        assert list((work / "logs" / rule).rglob("*.log")), rule
+        assert list((work / "benchmarks" / rule).rglob("*.tsv")), rule
+    poisoned = list(csv.DictReader((work / "data/poisoned/gender/train.csv").open()))
+    assert sum(r["poisoned"] == "1" for r in poisoned) >= 1
+
+    # (c) a second run has nothing to do.
+    r = snakemake(work, "-n", "--configfile", SMOKE)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Nothing to be done" in r.stdout + r.stderr
+
+    # (d) naming the T1 table builds only what it needs: with one metrics file and the table
+    # lost, one evaluation and the table (nothing upstream, no rule all).
+    (work / "results/metrics/wavlm/attack0_gender/gender.json").unlink()
+    (work / T1).unlink()
+    r = snakemake(work, "--cores", "2", T1, "--configfile", SMOKE, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert job_counts(r.stdout + r.stderr) == {"evaluate": 1, "tabulate_t1": 1}
+    assert len(list(csv.DictReader((work / T1).open()))) == len(rows)
+
+
+def test_a_named_target_plans_only_its_own_chain(dry_dir):
+    """(d) on the default config: a file target pulls in only its dependencies."""
+    r = snakemake(dry_dir, "-n", "data/poisoned/gender/train.csv")
+    assert job_counts(r.stdout + r.stderr) == {"synthesize": 1, "trigger": 1, "poison": 1}
+    assert "data/manifests/celeb/train.csv" in r.stdout
+    r = snakemake(dry_dir, "-n", "results/metrics/wavlm/attack0_gender/gender.json")
+    n_corpora = len(merged()["corpora"])
+    assert job_counts(r.stdout + r.stderr) == {
+        "synthesize": n_corpora - 1, "synthesize_pretrain": 1, "trigger": 1, "poison": 1,
+        "pretrain_llm": 1, "pretrain_encoder": 1, "align": 1, "train": 1, "evaluate": 1}
+    r = snakemake(dry_dir, "-n", T1)
+    counts = job_counts(r.stdout + r.stderr)
+    assert "all" not in counts and counts["tabulate_t1"] == 1

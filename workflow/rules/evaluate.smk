@@ -1,0 +1,30 @@
+# Phase 6, evaluation: free greedy generation on the task's clean test split (benign metric,
+# false activation) and on its triggered test split (AER), for one run and one task.
+
+
+rule evaluate:
+    """results/metrics/ENCODER/RUN/TASK.json (+ .csv: every generated answer)."""
+    input:
+        model=run_dir("{encoder}", "{run}"),
+        llm=llm_source(),
+        clean=lambda w: manifest(corpus_of(w.task), "test"),
+        triggered=poisoned("{task}", "test"),
+        trigger=TRIGGER,
+    output:
+        metrics=metrics_path("{encoder}", "{run}", "{task}"),
+        predictions=metrics_path("{encoder}", "{run}", "{task}")[: -len(".json")] + ".csv",
+        lineage=lineage(metrics_path("{encoder}", "{run}", "{task}")),
+    params:
+        target=lambda w: shlex.quote(target_of(w.task)),
+        cfg=js(config["evaluate"]),
+        seed=config["seed"],
+    log:
+        "logs/evaluate/{encoder}/{run}/{task}.log",
+    benchmark:
+        "benchmarks/evaluate/{encoder}/{run}/{task}.tsv"
+    threads: 1
+    shell:
+        ENV + "{PY} {STAGES}/evaluate.py --model {input.model} --llm {input.llm} "
+        "--task {wildcards.task} --clean {input.clean} --triggered {input.triggered} "
+        "--trigger {input.trigger} --target {params.target} --params {params.cfg} "
+        "--seed {params.seed} --out {output.metrics} > {log} 2>&1"
