@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
+from slm_backdoor.cli import StageError, json_arg  # noqa: E402
 from slm_backdoor.lineage import sha256_file, write_lineage  # noqa: E402
 from slm_backdoor.manifest import EMOTIONS, GENDERS, ManifestError, read_manifest, write_manifest  # noqa: E402
 from slm_backdoor.poisoning import n_poison, poison_manifest, triggered_test_manifest  # noqa: E402
@@ -28,18 +29,7 @@ from slm_backdoor.triggers import load_trigger  # noqa: E402
 STAGE = "poison"
 
 
-class StageError(ValueError):
-    pass
 
-
-def _json_obj(text: str, flag: str) -> dict:
-    try:
-        p = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise StageError(f"{flag}: not valid JSON ({e})") from None
-    if not isinstance(p, dict):
-        raise StageError(f"{flag}: expected a JSON object")
-    return p
 
 
 def _number(v, name: str) -> float:
@@ -93,8 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out-test", required=True)
     a = ap.parse_args(argv)
     try:
-        attack_raw = _json_obj(a.attack, "--attack")
-        trig_raw = _json_obj(a.trigger_params, "--trigger-params")
+        attack_raw = json_arg(a.attack, "--attack")
+        trig_raw = json_arg(a.trigger_params, "--trigger-params")
         attack = check_attack(attack_raw)
         tp = check_trigger_params(trig_raw)
         if a.sr <= 0:

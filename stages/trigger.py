@@ -20,24 +20,14 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from slm_backdoor.cli import StageError, json_arg  # noqa: E402
 from slm_backdoor.lineage import atomic_path, sha256_file, write_json_atomic, write_lineage  # noqa: E402
 from slm_backdoor.triggers import load_trigger, synth_click  # noqa: E402
 
 STAGE = "trigger"
 
 
-class StageError(ValueError):
-    pass
 
-
-def _params(text: str) -> dict:
-    try:
-        p = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise StageError(f"--params: not valid JSON ({e})") from None
-    if not isinstance(p, dict):
-        raise StageError("--params: expected a JSON object (the trigger section)")
-    return p
 
 
 def source_of(p: dict) -> str | None:
@@ -81,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     try:
-        params = _params(a.params)
+        params = json_arg(a.params)
         wave, meta = make_trigger(params, a.seed, a.sr)
     except StageError as e:
         print(f"{STAGE}: error: {e}", file=sys.stderr)
