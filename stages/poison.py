@@ -12,7 +12,6 @@ the trigger). Bad input: one line on stderr naming the file or field, exit 2, no
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
