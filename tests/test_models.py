@@ -150,3 +150,45 @@ def test_slot_text_holds_words_and_labels():
     words = slot_text(row, ["transcript", "gender", "age"], rng).split()
     assert [w for w in words if w in ("the", "cat", "sat")][0] == "the"
     assert "male" in words and "31" in words and "sad" not in words
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def test_training_resumes_to_the_same_weights(tmp_path, llm_dir, encoder_dirs):
+    """A run killed mid-way and started again from its saved state ends with the same
+    weights as an uninterrupted run (same seed, CPU)."""
+    df, waves = _toy_dataset(8)
+    cfg = TrainConfig(steps=6, batch_size=4, warmup=2, eval_every=2, save_every=2, seed=3,
+                      lr={"connector": 1e-3, "lora": 1e-3})
+
+    def fresh():
+        torch.manual_seed(0)
+        m = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
+        m.set_trainable(0, True, True)
+        return m
+
+    ds = SpeechDataset(df, ["gender", "emotion"], waves=waves)
+    ref = fresh()
+    train(ref, ds, ds, cfg)
+
+    class Flaky(SpeechDataset):
+        calls = 0
+
+        def __getitem__(self, i):
+            Flaky.calls += 1
+            if Flaky.calls == 4 * 3 + 1:  # first clip of step 4 (after the save at step 2)
+                raise _Crash()
+            return super().__getitem__(i)
+
+    flaky = Flaky(df, ["gender", "emotion"], waves=waves)
+    crashed = fresh()
+    with pytest.raises(_Crash):
+        train(crashed, flaky, ds, cfg, state_dir=tmp_path / "state")
+    assert (tmp_path / "state/trainer.json").exists()
+    resumed = fresh()
+    hist = train(resumed, ds, ds, cfg, state_dir=tmp_path / "state")
+    assert hist["steps_done"] == 6
+    for (n, a), (_, b) in zip(ref.named_parameters(), resumed.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-6), n
