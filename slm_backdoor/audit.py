@@ -13,7 +13,7 @@ from pathlib import Path
 from .lineage import lineage_path, sha256_tree
 
 
-def _node(path: str, seen: dict) -> dict:
+def _node(path: str, seen: dict, keep=lambda inp: True) -> dict:
     if path in seen:  # shared inputs (the trigger, the LLM) are shown once
         return {"artifact": path, "see_above": True}
     p = Path(path)
@@ -31,6 +31,8 @@ def _node(path: str, seen: dict) -> dict:
     seen[path] = node
     node["inputs"] = {}
     for name, inp in sorted(rec.get("inputs", {}).items()):
+        if not keep(inp["path"]):
+            continue
         child = _node(inp["path"], seen)
         child["recorded_by_consumer"] = inp.get("sha256")
         if child.get("sha256") is not None and inp.get("sha256") is not None:
@@ -46,14 +48,11 @@ def _tokens(path: str) -> set[str]:
 def trace(artifact: str | Path, row: dict[str, str] | None = None) -> dict:
     """The lineage tree of `artifact`. With `row` (e.g. {"encoder": "wavlm", "task": "age"})
     and a table, only the inputs whose path names every value of the row are followed."""
-    seen: dict = {}
-    root = _node(str(artifact), seen)
-    if row and "inputs" in root:
-        want = {str(v) for v in row.values()}
-        root["inputs"] = {k: v for k, v in root["inputs"].items()
-                          if want <= _tokens(v["artifact"])}
+    want = {str(v) for v in (row or {}).values()}
+    root = _node(str(artifact), {}, keep=lambda path: want <= _tokens(path))
+    if row:
         root["row"] = row
-        if not root["inputs"]:
+        if not root.get("inputs"):
             raise ValueError(f"{artifact}: no recorded input matches the row {row}")
     return root
 

@@ -21,12 +21,13 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def sha256_tree(path: str | os.PathLike) -> str:
-    """Hash of a file, or of a directory (relative names and file hashes, sorted)."""
+    """Hash of a file, or of a directory (relative names and file hashes, sorted; hidden
+    files such as Snakemake's `.snakemake_timestamp` are not content)."""
     p = Path(path)
     if p.is_file():
         return sha256_file(p)
     h = hashlib.sha256()
-    for f in sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".tmp")):
+    for f in sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")):
         h.update(str(f.relative_to(p)).encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()

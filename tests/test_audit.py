@@ -59,3 +59,9 @@ def test_cli_exit_codes(tmp_path):
     m.write_text("{}")
     bad = subprocess.run(cmd, capture_output=True, text=True)
     assert bad.returncode == 1 and str(m) in bad.stdout
+
+
+def test_hidden_files_are_not_content(tmp_path):
+    src, ck, m, table = _chain(tmp_path)
+    (ck / ".snakemake_timestamp").write_text("")
+    assert problems(trace(table)) == []
