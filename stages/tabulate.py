@@ -38,9 +38,10 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 
 from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
 from slm_backdoor.lineage import atomic_path, write_lineage  # noqa: E402
+from slm_backdoor.metrics import TASK_FIELD  # noqa: E402
 
 STAGE = "tabulate"
-TASKS = ("asr", "emotion", "gender", "age")
+TASKS = tuple(TASK_FIELD)  # the study's tasks, in order
 T1_COLUMNS = ["encoder", "task", "dataset", "aer", "false_activation", "clean_model_aer",
               "benign_metric", "benign_clean", "benign_poisoned", "unparsable", "paper_aer",
               "paper_benign"]
