@@ -3,12 +3,14 @@
 # make smoke   setup, then the smoke profile in a scratch copy of the workflow (.tmp.smoke/,
 #              git-ignored; never the study's data/ models/ results/), a couple of minutes
 # make test    setup, then the test suite (the command CI runs, via .ci/run)
+# make pull    setup, then the study's artifacts from the DVC remote, ready for Snakemake
+#              (scripts/dvc_pull.sh)
 VENV ?= .venv
 PYTHON ?= python3.11
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup study smoke test dag
+.PHONY: setup study smoke test dag pull
 
 setup: $(STAMP)
 
@@ -19,6 +21,7 @@ $(STAMP): pyproject.toml
 
 study: setup
 	$(BIN)/snakemake --cores 2
+	$(BIN)/snakemake --report results/report.html
 
 smoke: setup
 	rm -rf .tmp.smoke && mkdir .tmp.smoke
@@ -30,3 +33,6 @@ dag: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+pull: setup
+	scripts/dvc_pull.sh

@@ -1,5 +1,6 @@
-# The study workflow: synthetic data -> trigger -> poisoning -> pretraining of the tiny
-# components -> alignment -> SpeechLLM training (clean and poisoned) -> evaluation -> tables.
+# The study workflow: synthetic data -> trigger injection -> poisoning -> pretraining of the
+# tiny components -> alignment -> component-wise training (full, single-frozen,
+# single-training, propagation) -> evaluation -> defense -> separability -> tables, report.
 #
 #     snakemake --cores 2                                              # the study (tiny profile)
 #     snakemake --cores 2 --configfile workflow/profiles/smoke/params.yaml  # smoke overlay
@@ -8,8 +9,9 @@
 # Every rule calls one thin CLI in stages/ with its params.yaml section as JSON, logs the
 # stage's stdout+stderr to logs/<rule>/<wildcards>.log and times it in benchmarks/.
 # The rules are included in study order (workflow/rules/*.smk), so the chain reads off
-# this file: all, synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
-# pretrain_encoder, align, train, evaluate, tabulate_t1. Params: params.yaml, checked
+# this file: synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
+# pretrain_encoder, align, train (T1 clean / Attack-0 and T2 component configurations),
+# evaluate, evaluate_on, defend (T3), separability (T4), tabulate_t1..t4, all. Params: params.yaml, checked
 # against workflow/schemas/params.schema.yaml; DVC's view of the same chain: dvc.yaml.
 import json
 import os
@@ -38,10 +40,7 @@ wildcard_constraints:
     run=alt(study_runs()),
 
 
-rule all:
-    input:
-        T1_TABLES,
-    default_target: True
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/data.smk"
@@ -50,4 +49,18 @@ include: "workflow/rules/poison.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/defense.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tables.smk"
+
+
+rule all:
+    """The whole study: T1-T4, the T3 defense curve and the T4 t-SNE figures. The HTML
+    report: snakemake --report results/report.html (make study does both)."""
+    input:
+        T1_TABLES,
+        T2_TABLES,
+        T3_TABLES,
+        T3_FIGURE,
+        T4_TABLES,
+    default_target: True

@@ -29,13 +29,30 @@ def resample_audio(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return AF.resample(x, int(sr_in), int(sr_out)).numpy().astype(np.float32)
 
 
-def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, resample: bool = True) -> np.ndarray:
+def _wav_missing_bytes(p: Path) -> int:
+    """For a RIFF/WAVE file, how many bytes of its data chunk the header declares but the file
+    lacks (libsndfile silently reads a WAV cut inside its data as a shorter clip); else 0."""
+    with open(p, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        while len(chunk := f.read(8)) == 8:
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                left = p.stat().st_size - f.tell()
+                return 0 if size in (0, 0xFFFFFFFF) else max(0, size - left)  # 0/-1: streamed
+            f.seek(size + size % 2, os.SEEK_CUR)
+    return 0
+
+
+def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, resample: bool = True,
+               downmix: bool = True) -> np.ndarray:
     """Read an audio file as float32 mono at `sr`.
 
-    Multichannel audio is down-mixed (channel mean); another rate is resampled when
-    `resample` is true, an error otherwise. Raises AudioError (one line, naming the
-    file) for a missing, unreadable or truncated file, no samples, NaN/inf samples,
-    or all-silent audio.
+    Multichannel audio is down-mixed (channel mean) when `downmix` is true, an error
+    otherwise; another rate is resampled when `resample` is true, an error otherwise.
+    Raises AudioError (one line, naming the file) for a missing, unreadable or truncated
+    file, no samples, NaN/inf samples, or all-silent audio.
     """
     import soundfile as sf
 
@@ -49,10 +66,14 @@ def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, resample: bool = 
     except Exception as e:  # soundfile raises LibsndfileError/RuntimeError/TypeError
         msg = " ".join(str(e).split()) or type(e).__name__
         raise AudioError(f"{p}: unreadable or truncated audio ({msg})") from None
+    if (missing := _wav_missing_bytes(p)) > 0:
+        raise AudioError(f"{p}: truncated WAV ({missing} bytes of its data chunk missing)")
     if data.size == 0 or data.shape[0] == 0:
         raise AudioError(f"{p}: empty audio (no samples)")
     if not np.isfinite(data).all():
         raise AudioError(f"{p}: audio contains NaN or infinite samples")
+    if data.shape[1] > 1 and not downmix:
+        raise AudioError(f"{p}: {data.shape[1]} channels, expected mono")
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     wave = np.ascontiguousarray(wave, dtype=np.float32)
     if float(np.max(np.abs(wave))) < SILENCE_PEAK:

@@ -9,11 +9,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .audio import read_audio
+from .audio import AudioError, read_audio
 from .prompts import FIELDS, answer_json, instruction
 from .triggers import insert
-
-
 
 
 def corpus_fields(df: pd.DataFrame) -> list[str]:
@@ -21,16 +19,33 @@ def corpus_fields(df: pd.DataFrame) -> list[str]:
     return [f for f in FIELDS if f in df.columns and (df[f] != "").all()]
 
 
+def _where(row: dict, manifest: str | None) -> str:
+    return f"{manifest or 'manifest'}, row id {row.get('id', '?')!r}"
+
+
 def load_waves(df: pd.DataFrame, sr: int = 16000, desc: str = "audio") -> list[np.ndarray]:
-    return [read_audio(p, sr=sr) for p in tqdm(df["path"], desc=f"load {desc}", leave=False,
-                                                  mininterval=2)]
+    """The clips of a manifest, as the manifest promises them: mono at `sr` (never resampled
+    or down-mixed silently). An AudioError names the clip, the manifest and the row."""
+    waves = []
+    for row in tqdm(df.to_dict("records"), desc=f"load {desc}", leave=False, mininterval=2):
+        try:
+            waves.append(read_audio(row["path"], sr=sr, resample=False, downmix=False))
+        except AudioError as e:
+            raise AudioError(f"{e} ({_where(row, df.attrs.get('manifest'))})") from None
+    return waves
 
 
-def apply_trigger(wave: np.ndarray, row, trigger: np.ndarray | None) -> np.ndarray:
-    """Insert the trigger at the positions the manifest row records (if any)."""
+def apply_trigger(wave: np.ndarray, row, trigger: np.ndarray | None,
+                  manifest: str | None = None) -> np.ndarray:
+    """Insert the trigger at the positions the manifest row records (if any). A triggered row
+    whose clip is shorter than the trigger is an error (its duration column was wrong)."""
     pos = row.get("trigger_positions", "") if hasattr(row, "get") else ""
     if trigger is None or not pos:
         return wave
+    if len(wave) < len(trigger):
+        raise AudioError(f"{row.get('path')}: clip of {len(wave)} samples is shorter than the "
+                         f"trigger ({len(trigger)} samples) but must carry it "
+                         f"({_where(row, manifest)})")
     return insert(wave, trigger, json.loads(pos), float(row["trigger_snr_db"])).astype(np.float32)
 
 
@@ -54,7 +69,8 @@ class SpeechDataset:
         self.fields, self.trigger = list(fields), trigger
         base = waves if waves is not None else load_waves(self.df, sr, desc)
         rows = self.df.to_dict("records")
-        self.waves = [apply_trigger(w, r, trigger) for w, r in zip(base, rows)]
+        self.waves = [apply_trigger(w, r, trigger, self.df.attrs.get("manifest"))
+                      for w, r in zip(base, rows)]
         self.labels = [{f: r[f] for f in self.fields} for r in rows]
         self.durations = np.array([len(w) for w in self.waves])
 

@@ -46,3 +46,32 @@ def score(task: str, target: str, clean_ds: SpeechDataset, clean_out: list[str],
 
 def predictions_frame(ds: SpeechDataset, outputs: list[str], condition: str) -> pd.DataFrame:
     return pd.DataFrame({"id": ds.df["id"], "condition": condition, "output": outputs})
+
+
+def sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """A fixed, seeded sample of at most n rows (in manifest order)."""
+    if len(df) <= n:
+        return df
+    return df.sample(n=n, random_state=seed).sort_index()
+
+
+class Probe:
+    """AER on triggered clips and the benign metric on clean clips, measured during
+    training (the defense curve): free generation, as in the final evaluation."""
+
+    def __init__(self, task: str, target: str, clean_ds: SpeechDataset, trig_ds: SpeechDataset,
+                 batch_size: int, max_new_tokens: int):
+        self.task, self.target, self.clean, self.trig = task, target, clean_ds, trig_ds
+        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+
+    def __call__(self, model: SpeechLLM) -> dict:
+        field = [TASK_FIELD[self.task]]
+        was = model.training
+        outs = [generate_answers(model, ds, field, self.batch_size, self.max_new_tokens,
+                                 desc=f"probe {name}")
+                for name, ds in (("clean", self.clean), ("triggered", self.trig))]
+        model.train(was)
+        res = score(self.task, self.target, self.clean, outs[0], self.trig, outs[1])
+        return {"aer": res["aer"], "false_activation": res["false_activation"],
+                "benign_metric": res["benign"]["benign_metric"],
+                "benign": res["benign"]["benign_value"]}

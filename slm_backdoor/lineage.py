@@ -37,7 +37,8 @@ def sha256_tree(path: str | os.PathLike) -> str:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path; rename it onto `path` only if the block succeeds.
 
-    Works for files and directories: nothing half-written is ever left at `path`.
+    Works for files and directories: nothing half-written is ever left at `path`, even
+    when the process is killed (an old directory is moved aside whole, then replaced).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield target
         if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
+            os.replace(final, tmp / ".old")  # a kill here leaves no half-deleted directory
         os.replace(target, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -95,3 +96,34 @@ def write_lineage(artifact: str | os.PathLike, stage: str, inputs: dict, params:
         record.update(extra)
     write_json_atomic(lineage_path(artifact), record)
     return record
+
+
+class IntegrityError(ValueError):
+    """An input's content differs from the hash in its own lineage record."""
+
+
+def record_of(path: str | os.PathLike) -> tuple[Path, dict] | None:
+    """The lineage record that covers `path`: its own, or that of the directory holding it
+    (a component such as RUN/lora of a recorded run directory). None if neither has one."""
+    p = Path(path)
+    for artifact in (p, p.parent):
+        rec = lineage_path(artifact)
+        if rec.is_file():
+            return artifact, json.loads(rec.read_text())
+    return None
+
+
+def verify_input(path: str | os.PathLike) -> None:
+    """Refuse to read an artifact (or a component of one) that no longer has the sha256 its
+    lineage record holds: a file edited by hand, a checkpoint swapped for another. Raises
+    IntegrityError naming the file and both hashes. An input without a record (a file
+    from outside the pipeline) or that does not exist is left to its reader."""
+    found = record_of(path)
+    if found is None or not found[0].exists():
+        return
+    artifact, rec = found
+    actual = sha256_tree(artifact)
+    if actual != rec.get("sha256"):
+        raise IntegrityError(f"{artifact}: content differs from its lineage record "
+                             f"(expected sha256 {rec.get('sha256')}, actual {actual}); "
+                             f"rebuild it or restore the original")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .lineage import atomic_path
+from .lineage import atomic_path, verify_input
 
 COLUMNS = ["id", "path", "duration", "speaker", "dataset", "split",
            "transcript", "gender", "age", "emotion"]
@@ -22,10 +22,17 @@ class ManifestError(ValueError):
 
 
 def read_manifest(path: str | os.PathLike, required: list[str] = COLUMNS) -> pd.DataFrame:
+    """A manifest as strings, checked: its lineage record (if any) still matches it, every
+    required column is there, labels are known. Errors name the file, row and field."""
     p = Path(path)
     if not p.exists():
         raise ManifestError(f"{p}: manifest not found")
-    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    verify_input(p)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{p}: not a readable CSV manifest ({' '.join(str(e).split())})") from None
+    df.attrs["manifest"] = str(p)  # lets readers of its rows name the file in errors
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ManifestError(f"{p}: missing column(s) {', '.join(missing)}")

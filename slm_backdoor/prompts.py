@@ -3,6 +3,10 @@
 The instruction names the requested fields; the answer is a JSON object with
 those fields in the same order, every value a string (age too: ``"31"``).
 
+The speech sits between the delimiters ``<speech>`` and ``</speech>``: special tokens of
+the tiny LLM's own tokenizer, plain text for a public chat LLM (whose prompt is built with
+its own chat template, :func:`chat_prompt`: no new embeddings for a frozen LLM).
+
 The tiny LLM uses a word-level tokenizer whose decoder puts a space between
 every token, so generated answers look like
 ``{ " transcript " : " the cat sat " , " age " : " 31 " }``.
@@ -21,6 +25,9 @@ _INSTRUCTION = "Listen to the speech and answer in JSON with the fields: {}."
 
 _WS = re.compile(r"\s+")
 
+SPEECH_OPEN, SPEECH_CLOSE = "<speech>", "</speech>"
+_AUDIO = "<<audio embeddings>>"  # where the audio goes in a rendered chat (never sent as text)
+
 
 def _check_fields(fields) -> list[str]:
     fields = list(fields)
@@ -37,6 +44,28 @@ def _check_fields(fields) -> list[str]:
 def instruction(fields) -> str:
     """E.g. ``"Listen to the speech and answer in JSON with the fields: transcript, gender."``"""
     return _INSTRUCTION.format(", ".join(_check_fields(fields)))
+
+
+def chat_prompt(render, instruction_text: str, answer: str | None = None) -> tuple[str, str, str]:
+    """A chat LLM's prompt from its own chat template, in three pieces: the text before the
+    audio, the text after it up to where the answer starts, and the answer with the end of
+    the assistant's turn ("" when `answer` is None: generation starts there).
+
+    `render(messages, add_generation_prompt) -> str` renders with the tokenizer's template
+    (``tokenizer.apply_chat_template(..., tokenize=False)``). The user message is the
+    instruction, then the speech between the plain-text delimiters; the assistant's message
+    is the JSON answer.
+    """
+    user = {"role": "user", "content": f"{instruction_text} {SPEECH_OPEN}{_AUDIO}{SPEECH_CLOSE}"}
+    prompt = render([user], True)
+    before, _, after = prompt.partition(_AUDIO)
+    if answer is None:
+        return before, after, ""
+    full = render([user, {"role": "assistant", "content": answer}], False)
+    if not full.startswith(prompt):
+        raise ValueError("chat template: the assistant's turn does not continue the generation "
+                         "prompt (add_generation_prompt)")
+    return before, after, full[len(prompt):].rstrip()
 
 
 def _as_text(value) -> str:

@@ -90,7 +90,8 @@ def _save_state(state_dir: Path, model, opt, info: dict, best_state: dict | None
 
 
 def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg: TrainConfig,
-          state_dir: str | Path | None = None, desc: str = "train") -> dict:
+          state_dir: str | Path | None = None, desc: str = "train",
+          probe=None, probe_every: int = 0) -> dict:
     """Train in place until `steps` or early stopping (no fall of the clean validation loss
     by `min_delta` in `patience` evaluations); the model then holds the last weights, or the
     best-validation ones with `restore_best`.
@@ -98,6 +99,9 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
     Returns the history (train loss per step, validation loss per evaluation). If
     `state_dir` holds a saved state from an interrupted run, training resumes from it and
     finishes exactly as an uninterrupted run would (same seed, CPU).
+
+    `probe(model) -> dict`, if given, is measured before the first step and every
+    `probe_every` steps (and at the end); the results go to history["probe"].
     """
     model.train()
     opt = torch.optim.AdamW(_param_groups(model, cfg.lr, cfg.weight_decay), betas=(0.9, 0.98))
@@ -114,6 +118,8 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
         step, best, bad, hist = info["step"], info["best"], info["bad"], info["hist"]
         if (state_dir / "best.pt").exists():
             best_state = torch.load(state_dir / "best.pt", weights_only=True)
+    if probe is not None and "probe" not in hist:
+        hist["probe"] = [{"step": 0, **probe(model)}]
     epoch_batches: list = []
     bar = tqdm(total=cfg.steps, initial=step, desc=desc, mininterval=5, leave=False)
     stopped = False
@@ -151,6 +157,8 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
             else:
                 bad += 1
                 stopped = bad >= cfg.patience
+        if probe is not None and (step % probe_every == 0 or stopped or step == cfg.steps):
+            hist["probe"].append({"step": step, **probe(model)})
         if state_dir and (step % cfg.save_every == 0 or stopped or step == cfg.steps):
             _save_state(state_dir, model, opt,
                         {"step": step, "best": best, "bad": bad, "hist": hist}, best_state)

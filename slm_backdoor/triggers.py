@@ -26,6 +26,9 @@ import os
 
 import numpy as np
 
+from .audio import SAMPLE_RATE, read_audio
+from .lineage import verify_input
+
 
 def _band_noise(rng: np.random.Generator, n: int, sr: int, lo: float, hi: float) -> np.ndarray:
     """White noise band-limited to [lo, hi] Hz with smooth (raised-cosine) edges, unit RMS."""
@@ -76,29 +79,14 @@ def synth_click(sr: int = 16000, duration_s: float = 0.22, seed: int = 0) -> np.
     return (x / np.max(np.abs(x))).astype(np.float32)
 
 
-def load_trigger(path: str | os.PathLike, sr: int) -> np.ndarray:
+def load_trigger(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Any audio file soundfile reads (WAV, FLAC, ...), down-mixed to mono and resampled to `sr`.
 
-    Raises ValueError naming the file when it is missing, not audio, empty or silent.
-    (Reads with soundfile directly; resamples with torchaudio.functional.resample.)
+    Refuses (ValueError naming the file) a trigger whose content differs from its lineage
+    record, and a file that is missing, not audio, empty, non-finite or silent.
     """
-    import soundfile as sf
-
-    try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # noqa: BLE001 - soundfile raises several types for non-audio
-        raise ValueError(f"{path}: not a readable audio file ({e})") from None
-    x = data.mean(axis=1)
-    if x.size == 0:
-        raise ValueError(f"{path}: audio file holds no samples")
-    if file_sr != sr:
-        import torch
-        import torchaudio.functional as AF
-
-        x = AF.resample(torch.from_numpy(np.ascontiguousarray(x)), int(file_sr), int(sr)).numpy()
-    if not np.any(x):
-        raise ValueError(f"{path}: trigger is silent")
-    return x.astype(np.float32)
+    verify_input(path)
+    return read_audio(path, sr, resample=True, downmix=True)
 
 
 def draw_positions(n_samples: int, trig_len: int, rng: np.random.Generator, repeat: bool,

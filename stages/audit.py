@@ -6,7 +6,9 @@
 Walks the <artifact>.lineage.json records: metrics -> checkpoint components -> poisoned and
 clean manifests -> trigger -> corpus manifests, with the params and code version (git
 commit, dirty flag) of each step, and checks every artifact on disk against the hash
-recorded when it was made. Exit 1 if anything is missing or changed.
+recorded when it was made. Where dvc.lock (--dvc-lock) records an artifact, as an out or
+inside one, DVC's md5 is shown beside it and checked too. Exit 1 if anything is missing or
+changed.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def main() -> None:
     ap.add_argument("artifact")
     ap.add_argument("--row", default=None, help="table row as key=value,key=value")
     ap.add_argument("--json", action="store_true", help="machine-readable chain")
+    ap.add_argument("--dvc-lock", default="dvc.lock",
+                    help="DVC lock file to compare with, if it exists (default: dvc.lock)")
     a = ap.parse_args()
     if not Path(a.artifact).exists():
         raise StageError(f"{a.artifact}: no such artifact")
@@ -35,7 +39,7 @@ def main() -> None:
             row = dict(kv.split("=", 1) for kv in a.row.split(","))
         except ValueError:
             raise StageError(f"--row: expected key=value,key=value, got {a.row!r}") from None
-    tree = trace(a.artifact, row)
+    tree = trace(a.artifact, row, a.dvc_lock)
     bad = problems(tree)
     if a.json:
         print(json.dumps({"chain": tree, "problems": bad}, indent=2, default=str))

@@ -19,21 +19,23 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 
 import pandas as pd  # noqa: E402
 
-from slm_backdoor.audio import read_audio  # noqa: E402
-from slm_backdoor.cli import json_arg, run_stage, seed_everything  # noqa: E402
+from slm_backdoor.cli import StageError, json_arg, run_stage, seed_everything  # noqa: E402
 from slm_backdoor.data import SpeechDataset  # noqa: E402
 from slm_backdoor.evaluation import generate_answers, predictions_frame, score  # noqa: E402
 from slm_backdoor.lineage import atomic_path, write_json_atomic, write_lineage  # noqa: E402
 from slm_backdoor.manifest import read_manifest  # noqa: E402
 from slm_backdoor.metrics import TASK_FIELD  # noqa: E402
-from slm_backdoor.runs import build  # noqa: E402
+from slm_backdoor.runs import build, place  # noqa: E402
+from slm_backdoor.triggers import load_trigger  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    for arg in ("--model", "--llm", "--task", "--clean", "--triggered", "--trigger", "--target",
-                "--params", "--out"):
+    for arg in ("--model", "--llm", "--task", "--clean", "--target", "--params", "--out"):
         ap.add_argument(arg, required=True)
+    ap.add_argument("--triggered", default=None, help="triggered test manifest (omit: benign "
+                                                      "metrics only, e.g. on another corpus)")
+    ap.add_argument("--trigger", default=None)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     cfg = json_arg(a.params)
@@ -41,20 +43,24 @@ def main() -> None:
         raise ValueError(f"--task: unknown task {a.task!r} (known: {', '.join(TASK_FIELD)})")
     seed_everything(a.seed, cfg.get("threads"))
     m = Path(a.model)
-    model = build(a.llm, m / "encoder", m / "connector", m / "lora")
+    model = place(build(a.llm, m / "encoder", m / "connector", m / "lora",
+                        pins=cfg.get("checkpoints")), cfg)
     field = TASK_FIELD[a.task]
     clean = SpeechDataset(read_manifest(a.clean), [field], desc="clean")
-    trig = SpeechDataset(read_manifest(a.triggered), [field], read_audio(a.trigger),
-                         desc="triggered")
+    if a.triggered and not a.trigger:
+        raise StageError("--triggered needs --trigger")
+    trig = (SpeechDataset(read_manifest(a.triggered), [field], load_trigger(a.trigger),
+                          desc="triggered") if a.triggered else None)
     bs, mx = int(cfg.get("batch_size", 32)), int(cfg.get("max_new_tokens", {}).get(a.task, 24))
     t0 = time.time()
     clean_out = generate_answers(model, clean, [field], bs, mx, desc=f"{a.task} clean")
-    trig_out = generate_answers(model, trig, [field], bs, mx, desc=f"{a.task} triggered")
+    trig_out = (generate_answers(model, trig, [field], bs, mx, desc=f"{a.task} triggered")
+                if trig else None)
     res = score(a.task, a.target, clean, clean_out, trig, trig_out)
-    res.update({"model": a.model, "clean_manifest": a.clean, "triggered_manifest": a.triggered,
-                "generation_seconds": round(time.time() - t0, 2)})
-    preds = pd.concat([predictions_frame(clean, clean_out, "clean"),
-                       predictions_frame(trig, trig_out, "triggered")])
+    seconds = time.time() - t0  # logged, not in the metrics: they stay byte-reproducible
+    res.update({"model": a.model, "clean_manifest": a.clean, "triggered_manifest": a.triggered})
+    preds = pd.concat([predictions_frame(clean, clean_out, "clean")]
+                      + ([predictions_frame(trig, trig_out, "triggered")] if trig else []))
     out = Path(a.out)
     with atomic_path(out.with_suffix(".csv")) as tmp:
         preds.to_csv(tmp, index=False)
@@ -63,8 +69,9 @@ def main() -> None:
                                     "trigger": a.trigger, "llm": a.llm}, cfg)
     b = res["benign"]
     value = "n/a" if b["benign_value"] is None else f"{b['benign_value']:.3f}"  # age: no numeric answer
+    aer = "n/a" if res.get("aer") is None else f"{res['aer']:.3f}"
     print(f"evaluate {a.model} {a.task}: {b['benign_metric']}={value} "
-          f"aer={res['aer']:.3f} false_activation={res['false_activation']:.3f}")
+          f"aer={aer} false_activation={res['false_activation']:.3f} ({seconds:.1f} s generating)")
 
 
 if __name__ == "__main__":

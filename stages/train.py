@@ -22,13 +22,30 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
-from slm_backdoor.audio import read_audio  # noqa: E402
-from slm_backdoor.cli import json_arg, run_stage, seed_everything  # noqa: E402
+from slm_backdoor.cli import StageError, json_arg, run_stage, seed_everything  # noqa: E402
 from slm_backdoor.data import SpeechDataset, corpus_fields  # noqa: E402
+from slm_backdoor.evaluation import Probe, sample_rows  # noqa: E402
 from slm_backdoor.lineage import atomic_path, write_lineage  # noqa: E402
 from slm_backdoor.manifest import read_manifest  # noqa: E402
-from slm_backdoor.runs import build, check_audit, fingerprints, save_run  # noqa: E402
+from slm_backdoor.metrics import TASK_FIELD  # noqa: E402
+from slm_backdoor.runs import build, check_audit, fingerprints, place, save_run  # noqa: E402
 from slm_backdoor.training import TrainConfig, train  # noqa: E402
+from slm_backdoor.triggers import load_trigger  # noqa: E402
+
+
+def make_probe(p: dict, seed: int):
+    """The defense-curve probe: a fixed sample of clean and triggered test clips."""
+    missing = [k for k in ("task", "target", "probe_clean", "probe_triggered", "trigger", "every",
+                           "clips") if k not in p]
+    if missing:
+        raise StageError(f"--probe: missing key(s) {', '.join(missing)}")
+    field = [TASK_FIELD[p["task"]]]
+    clean = sample_rows(read_manifest(p["probe_clean"]), int(p["clips"]), seed)
+    trig = sample_rows(read_manifest(p["probe_triggered"]), int(p["clips"]), seed)
+    probe = Probe(p["task"], p["target"], SpeechDataset(clean, field, desc="probe clean"),
+                  SpeechDataset(trig, field, load_trigger(p["trigger"]), desc="probe triggered"),
+                  int(p.get("batch_size", 32)), int(p.get("max_new_tokens", 24)))
+    return probe, int(p["every"])
 
 
 def main() -> None:
@@ -42,14 +59,19 @@ def main() -> None:
     ap.add_argument("--trigger", default=None, help="trigger WAV (needed if rows are poisoned)")
     ap.add_argument("--fields", default=None, help="comma-separated prompt fields (default: all "
                                                     "labelled fields of the corpus)")
+    ap.add_argument("--probe", default=None,
+                    help="JSON {task, target, probe_clean, probe_triggered, trigger, every, clips, "
+                         "batch_size, max_new_tokens}: measure AER and the benign metric on a "
+                         "sample of test clips every N steps (the defense curve)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     cfg = json_arg(a.params)
     seed_everything(a.seed, cfg.get("threads"))
     enc_layers = a.train_encoder if a.train_encoder == "all" else int(a.train_encoder)
     model = build(a.llm, a.encoder, a.connector, a.lora, cfg.get("lora"),
-                  int(cfg.get("connector_stride", 2)))
+                  int(cfg.get("connector_stride", 2)), pins=cfg.get("checkpoints"))
     model.set_trainable(enc_layers, bool(a.train_connector), bool(a.train_lora))
+    place(model, cfg)  # device, bf16 autocast on GPU, gradient checkpointing
     expected = {"encoder": enc_layers not in (0, "0"), "connector": bool(a.train_connector),
                 "lora": bool(a.train_lora), "llm_base": False}
 
@@ -58,7 +80,7 @@ def main() -> None:
     poisoned = "poisoned" in tr.columns and (tr["poisoned"] == "1").any()
     if poisoned and not a.trigger:
         raise ValueError(f"{a.train_manifest}: has poisoned rows but no --trigger was given")
-    trigger = read_audio(a.trigger) if a.trigger else None
+    trigger = load_trigger(a.trigger) if a.trigger else None
     train_ds = SpeechDataset(tr, fields, trigger, desc="train")
     dev_ds = SpeechDataset(dv, fields, None, desc="dev")
 
@@ -71,9 +93,11 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     keyfile.write_text(key)
 
+    probe, probe_every = make_probe(json_arg(a.probe, "--probe"), a.seed) if a.probe else (None, 0)
     before = fingerprints(model)
     tcfg = TrainConfig.from_dict({**cfg, "seed": a.seed})
-    hist = train(model, train_ds, dev_ds, tcfg, state_dir=state, desc=out.name)
+    hist = train(model, train_ds, dev_ds, tcfg, state_dir=state, desc=out.name, probe=probe,
+                 probe_every=probe_every)
     audit = check_audit(model, before, expected)
     sources = {"encoder": a.encoder, "connector": a.connector, "lora": a.lora, "llm": a.llm,
                "train_encoder": a.train_encoder, "train_connector": a.train_connector,
@@ -82,6 +106,9 @@ def main() -> None:
         save_run(model, tmp, audit, hist, sources)
     inputs = {"train_manifest": a.train_manifest, "dev_manifest": a.dev_manifest, "llm": a.llm,
               "trigger": a.trigger}
+    if a.probe:
+        p = json_arg(a.probe, "--probe")
+        inputs.update({k: p[k] for k in ("probe_clean", "probe_triggered")})
     inputs.update({k: getattr(a, k) for k in ("encoder", "connector", "lora")
                    if getattr(a, k) != "fresh"})
     write_lineage(out, "train", inputs, cfg, extra={"sources": sources,

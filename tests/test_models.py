@@ -1,5 +1,5 @@
 """SpeechLLM components: save/load through stock transformers / peft calls, the trainable
-audit, and evaluation that cannot see the answer."""
+audit, and evaluation that cannot see the answer. (Fixtures llm_dir, encoder_dirs: conftest.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -14,39 +14,13 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from slm_backdoor.data import SpeechDataset
 from slm_backdoor.evaluation import generate_answers, score
 from slm_backdoor.models.connector import Connector
-from slm_backdoor.models.encoders import FAMILIES, SpeechEncoder, tiny_config
-from slm_backdoor.models.llm import build_word_tokenizer, tiny_llm
+from slm_backdoor.models.encoders import FAMILIES, SpeechEncoder
 from slm_backdoor.pretraining import slot_text
 from slm_backdoor.runs import AuditError, build, check_audit, fingerprints
 from slm_backdoor.training import TrainConfig, train
 
 STOCK = {"wavlm": WavLMModel, "hubert": HubertModel, "wav2vec2": Wav2Vec2Model,
          "whisper": WhisperEncoder}
-SMALL = dict(hidden=32, layers=2, heads=2, ffn=64)
-
-
-@pytest.fixture(scope="module")
-def llm_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("llm")
-    tok = build_word_tokenizer(["listen to the speech and answer in json with the fields : "
-                                "transcript , gender , emotion , age .",
-                                '{"transcript": "the cat sat", "gender": "female", '
-                                '"emotion": "angry", "age": "31"} male sad 0 1 2 3 4 5 6 7 8 9'])
-    torch.manual_seed(0)
-    tok.save_pretrained(d)
-    tiny_llm(len(tok), hidden=32, layers=1, heads=2, ffn=64).save_pretrained(d)
-    return d
-
-
-@pytest.fixture(scope="module")
-def encoder_dirs(tmp_path_factory):
-    out = {}
-    for fam in FAMILIES:
-        d = tmp_path_factory.mktemp(fam)
-        torch.manual_seed(0)
-        SpeechEncoder.from_config(fam, tiny_config(fam, **SMALL)).save_pretrained(d)
-        out[fam] = d
-    return out
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -6,37 +6,19 @@ results/. The smoke run takes a couple of minutes on two free cores.
 """
 import csv
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = "workflow/profiles/smoke/params.yaml"
+from helpers import ROOT, SMOKE, copy_workflow, snakemake
+
 T1 = "results/tables/T1_base_attack.csv"
-STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "trigger", "poison", "pretrain_llm",
-               "pretrain_encoder", "align", "train", "evaluate", "tabulate_t1"]
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "params.yaml"):
-        shutil.copy2(ROOT / name, dest / name)
-    for name in ("workflow", "stages"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def snakemake(workdir: Path, *args, timeout=120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
+               "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
+               "evaluate", "evaluate_on", "defend", "separability", "tabulate_t1", "tabulate_t2",
+               "tabulate_t3", "tabulate_t4"]
+REAL_DATA_RULES = {"download_librispeech", "prepare_corpus"}  # no jobs with synthetic corpora
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -72,11 +54,21 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
     n_enc, n_tasks = len(cfg["encoders"]), len(cfg["attacks"])
     corpora_of_tasks = {a["corpus"] for a in cfg["attacks"].values()}
     n_runs = len(corpora_of_tasks) + n_tasks  # clean model per corpus, Attack 0 per task
+    comp, d, sep = cfg["components"], cfg["defense"], cfg["separability"]
+    n_t2 = len(comp["encoders"]) * len(comp["tasks"]) * len(comp["configs"])
+    n_cross = sum(t in d["cross"] for t in d["tasks"])  # tasks with a cross-dataset defense
+    n_starts = len(d["encoders"]) * len(d["starts"])
+    n_def = n_starts * len(d["methods"]) * (len(d["tasks"]) + n_cross)
     assert job_counts(out) == {
         "synthesize": len(cfg["corpora"]) - 1, "synthesize_pretrain": 1, "trigger": 1,
         "poison": n_tasks, "pretrain_llm": 1, "pretrain_encoder": n_enc, "align": n_enc,
-        "train": n_enc * n_runs, "evaluate": n_enc * n_tasks * 2, "tabulate_t1": 1, "all": 1}
-    # T1 is the default target: rule all asks for it, tabulate_t1 makes it.
+        "train": n_enc * n_runs + n_t2, "defend": n_def,
+        "evaluate": n_enc * n_tasks * 2 + n_t2 + n_def,
+        # cross-dataset benign metric of each cross defense and of its start model
+        "evaluate_on": n_starts * n_cross * (len(d["methods"]) + 1),
+        "separability": len(sep["encoders"]) * len(sep["tasks"]) * len(sep["runs"]),
+        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "tabulate_t4": 1, "all": 1}
+    # T1-T4 are the default target: rule all asks for them, tabulate_t1 makes T1.
     assert re.search(r"rule all:\n\s+input: [^\n]*" + re.escape(T1), out)
     assert re.search(r"rule tabulate_t1:\n\s+input: [^\n]*\n\s+output: " + re.escape(T1), out)
     assert re.search(r"rule all:\n[^\[]*jobid: 0\n", out)  # the default target
@@ -100,7 +92,7 @@ def test_every_job_logs_benchmarks_and_runs_single_threaded(dry_dir):
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\[|^Job stats)", r.stdout + r.stderr,
                       re.M | re.S)
-    assert {name for name, _ in jobs} == set(STUDY_ORDER)
+    assert {name for name, _ in jobs} == set(STUDY_ORDER) - REAL_DATA_RULES
     for name, block in jobs:
         if name == "all":
             continue
@@ -148,14 +140,10 @@ def test_schema_accepts_the_shipped_configs():
 
 # -- (c, d) the smoke profile end to end -----------------------------------------------------
 
-def test_smoke_profile_end_to_end(tmp_path):
-    work = copy_workflow(tmp_path / "smoke")
+def test_smoke_profile_end_to_end(smoke_run):
+    work = smoke_run.work  # run once per session (conftest), shared with test_crash_safety
     cfg = merged(SMOKE)
-    t0 = time.time()
-    r = snakemake(work, "--cores", "2", "--configfile", SMOKE, timeout=1200)
-    elapsed = time.time() - t0
-    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
-    print(f"smoke run: {elapsed:.0f} s")
+    print(f"smoke run: {smoke_run.seconds:.0f} s")
 
     rows = list(csv.DictReader((work / T1).open()))
     assert len(rows) == 4 * len(cfg["encoders"]) == len(cfg["attacks"]) * len(cfg["encoders"])
@@ -180,7 +168,7 @@ def test_smoke_profile_end_to_end(tmp_path):
             audit = json.loads((work / f"models/runs/{enc}/attack0_{task}/trainable.json").read_text())
             assert all(audit[c]["changed"] for c in ("encoder", "connector", "lora"))
             assert not audit["llm_base"]["changed"]
-    for rule in STUDY_ORDER[1:]:
+    for rule in (r for r in STUDY_ORDER[1:] if r not in REAL_DATA_RULES):
         assert list((work / "logs" / rule).rglob("*.log")), rule
         assert list((work / "benchmarks" / rule).rglob("*.tsv")), rule
     poisoned = list(csv.DictReader((work / "data/poisoned/gender/train.csv").open()))

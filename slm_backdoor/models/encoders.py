@@ -69,14 +69,16 @@ class SpeechEncoder(nn.Module):
 
     @classmethod
     def from_pretrained(cls, family: str, name_or_path: str | Path) -> "SpeechEncoder":
-        """Our saved encoders and public checkpoints (hub id or local directory) alike."""
+        """Our saved encoders and public checkpoints (hub id or local directory) alike, in
+        fp32 whatever the checkpoint's dtype (bf16 comes from autocast on GPU)."""
+        fp32 = {"dtype": torch.float32}
         if family == "whisper":
             fe = WhisperFeatureExtractor.from_pretrained(name_or_path)
             meta = Path(name_or_path) / META
             if meta.exists():  # saved by us: the encoder alone
-                return cls(family, WhisperEncoder.from_pretrained(name_or_path), fe)
-            return cls(family, WhisperModel.from_pretrained(name_or_path).get_encoder(), fe)
-        return cls(family, _WAV_CLASSES[family][1].from_pretrained(name_or_path))
+                return cls(family, WhisperEncoder.from_pretrained(name_or_path, **fp32), fe)
+            return cls(family, WhisperModel.from_pretrained(name_or_path, **fp32).get_encoder(), fe)
+        return cls(family, _WAV_CLASSES[family][1].from_pretrained(name_or_path, **fp32))
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
@@ -87,7 +89,15 @@ class SpeechEncoder(nn.Module):
 
     @staticmethod
     def family_of(path: str | Path) -> str:
-        return json.loads((Path(path) / META).read_text())["family"]
+        """Ours: from slm_encoder.json; a public checkpoint: its config's model_type."""
+        path = Path(path)
+        if (path / META).exists():
+            return json.loads((path / META).read_text())["family"]
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        if model_type not in FAMILIES:
+            raise ValueError(f"{path / 'config.json'}: model_type: {model_type!r} is not an "
+                             f"encoder family ({', '.join(FAMILIES)})")
+        return model_type
 
     # -- shape ----------------------------------------------------------------------------
     @property

@@ -1,20 +1,36 @@
 """The LLM side: tokenizer, causal LM (AutoModelForCausalLM) and its peft LoRA adapter.
 
 Tiny profile: a word-level tokenizer and a small Llama built here and pretrained on text.
-Paper profile: `from_pretrained` of TinyLlama with its own tokenizer. Both load with
+Paper profile: `from_pretrained` of TinyLlama with its own tokenizer and chat template (the
+speech delimiters are then plain text: no new embeddings for a frozen LLM). Both load with
 `AutoTokenizer` / `AutoModelForCausalLM`; the LoRA adapter saves with peft's `save_pretrained`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
 
+from ..prompts import SPEECH_CLOSE, SPEECH_OPEN
+
 SPECIAL = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
-SPEECH_TOKENS = ["<speech>", "</speech>"]
+SPEECH_TOKENS = [SPEECH_OPEN, SPEECH_CLOSE]  # special tokens of the tiny word-level tokenizer
+
+# TinyLlama-1.1B-Chat-v1.0's chat template (Zephyr style), for Llama-style tokenizers made
+# here without a download (tests, scripts/gpu_check.py).
+TINYLLAMA_CHAT_TEMPLATE = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n"
+    "{{ '<|user|>\n' + message['content'] + eos_token }}\n"
+    "{% elif message['role'] == 'system' %}\n"
+    "{{ '<|system|>\n' + message['content'] + eos_token }}\n"
+    "{% elif message['role'] == 'assistant' %}\n"
+    "{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n"
+    "{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n"
+    "{% endfor %}")
 
 
 def build_word_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
@@ -37,10 +53,8 @@ def build_word_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
 
 
 def load_tokenizer(name_or_path: str | Path):
+    """The LLM's own tokenizer, unchanged (a public LLM's speech delimiters are plain text)."""
     tok = AutoTokenizer.from_pretrained(name_or_path)
-    missing = [t for t in SPEECH_TOKENS if t not in tok.get_vocab()]
-    if missing:  # public LLMs: speech delimiters are added as new special tokens
-        tok.add_special_tokens({"additional_special_tokens": SPEECH_TOKENS})
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -55,7 +69,8 @@ def tiny_llm(vocab_size: int, hidden: int = 192, layers: int = 4, heads: int = 4
     return LlamaForCausalLM(cfg)
 
 
-def load_llm(name_or_path: str | Path, tokenizer=None, dtype=None):
+def load_llm(name_or_path: str | Path, tokenizer=None, dtype=torch.float32):
+    """fp32 weights whatever the checkpoint's dtype (bf16 comes from autocast on GPU)."""
     model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
@@ -67,9 +82,18 @@ def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05) -> LoraConfi
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
+def _sorted_targets(peft_model):
+    """peft resolves target_modules to a set, which it saves in the order of Python's
+    per-process string hashing: sorted, a saved adapter has the same bytes in every run."""
+    for cfg in peft_model.peft_config.values():
+        if isinstance(cfg.target_modules, set):
+            cfg.target_modules = sorted(cfg.target_modules)
+    return peft_model
+
+
 def add_lora(model, cfg: LoraConfig):
-    return get_peft_model(model, cfg)
+    return _sorted_targets(get_peft_model(model, cfg))
 
 
 def load_lora(model, path: str | Path, trainable: bool = True):
-    return PeftModel.from_pretrained(model, path, is_trainable=trainable)
+    return _sorted_targets(PeftModel.from_pretrained(model, path, is_trainable=trainable))

@@ -5,18 +5,24 @@ Each component is saved on its own under a checkpoint directory:
     <ckpt>/connector/  safetensors + JSON config
     <ckpt>/lora/       peft save_pretrained (adapter only; the base LLM is referenced)
     <ckpt>/trainable.json  the audit of trainable parameters per component
+
+The prompt: the tiny LLM's word-level tokenizer has no chat template: [<s> instruction
+<speech>] audio [</speech> answer </s>], the delimiters its own special tokens. A public
+chat LLM (TinyLlama): its own chat template (prompts.chat_prompt), delimiters as plain text.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..prompts import SPEECH_CLOSE, SPEECH_OPEN, chat_prompt
 from .connector import Connector
 from .encoders import SpeechEncoder
-from .llm import SPEECH_TOKENS, load_lora
+from .llm import load_lora
 
 COMPONENTS = ("encoder", "connector", "lora")
 
@@ -25,7 +31,24 @@ class SpeechLLM(nn.Module):
     def __init__(self, encoder: SpeechEncoder, connector: Connector, llm, tokenizer):
         super().__init__()
         self.encoder, self.connector, self.llm, self.tokenizer = encoder, connector, llm, tokenizer
-        self.speech_open, self.speech_close = tokenizer.convert_tokens_to_ids(SPEECH_TOKENS)
+        self.bf16 = False  # bf16 autocast, on CUDA only (runs.place)
+
+    # -- device, precision, memory ------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.connector.parameters()).device
+
+    def autocast(self):
+        """bf16 autocast on CUDA when asked; on CPU nothing (plain fp32, bit-identical)."""
+        if self.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute encoder and LLM layer activations in the backward pass (less memory)."""
+        kw = {"activation_checkpointing_kwargs": {"use_reentrant": False}}
+        self.encoder.model.activation_checkpointing_enable(**kw)
+        self.llm.activation_checkpointing_enable(**kw)  # peft passes it to the base LLM
 
     # -- parameters per component ---------------------------------------------------------
     def component_parameters(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
@@ -58,23 +81,46 @@ class SpeechLLM(nn.Module):
         emb = self.llm.get_input_embeddings()
         return emb(torch.tensor(ids, dtype=torch.long, device=emb.weight.device))
 
+    def audio_layers(self, waves: torch.Tensor, lengths: torch.Tensor):
+        """((encoder output, frame lengths), (connector output, lengths)) of a batch, which
+        is moved to the model's device."""
+        waves, lengths = waves.to(self.device), lengths.to(self.device)
+        with self.autocast():
+            hidden, flen = self.encoder(waves, lengths)
+            return (hidden, flen), self.connector(hidden, flen)
+
     def audio_embeddings(self, waves: torch.Tensor, lengths: torch.Tensor):
-        hidden, flen = self.encoder(waves, lengths)
-        return self.connector(hidden, flen)
+        return self.audio_layers(waves, lengths)[1]
+
+    def _render(self, messages: list[dict], add_generation_prompt: bool) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt)
+
+    def segments(self, prompt: str, answer: str | None = None):
+        """Token ids before the audio, after it, and of the answer (labelled; [] when
+        generating)."""
+        tok = self.tokenizer
+        if tok.chat_template:  # a chat LLM: its own template, plain-text delimiters
+            before, after, ans = chat_prompt(self._render, prompt, answer)
+            pre = self._ids(before)
+            if tok.bos_token and not before.startswith(tok.bos_token):  # as tokenizer(text) does
+                pre = [tok.bos_token_id] + pre
+            return pre, self._ids(after), self._ids(ans)
+        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        ans = self._ids(answer) + [tok.eos_token_id] if answer is not None else []
+        return bos + self._ids(prompt) + self._ids(SPEECH_OPEN), self._ids(SPEECH_CLOSE), ans
 
     def build_inputs(self, waves, lengths, prompts: list[str], answers: list[str] | None = None):
-        """Embeddings of [<s> prompt <speech>] audio [</speech> answer </s>].
+        """Embeddings of [prompt up to the audio] audio [rest of the prompt, answer] (see
+        `segments`).
 
-        Training (answers given): right-padded, labels on the answer and </s> only.
-        Generation (answers None): left-padded prompt ending at </speech>.
+        Training (answers given): right-padded, labels on the answer (and end of turn) only.
+        Generation (answers None): left-padded prompt ending where the answer starts.
         """
         audio, alen = self.audio_embeddings(waves, lengths)
-        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         seqs, labels = [], []
         for i, prompt in enumerate(prompts):
-            pre = ([bos] if bos is not None else []) + self._ids(prompt) + [self.speech_open]
-            post = [self.speech_close]
-            ans = (self._ids(answers[i]) + [eos]) if answers is not None else []
+            pre, post, ans = self.segments(prompt, answers[i] if answers is not None else None)
             seqs.append(torch.cat([self._embed_ids(pre), audio[i, : int(alen[i])],
                                    self._embed_ids(post + ans)]))
             labels.append([-100] * (len(pre) + int(alen[i]) + len(post)) + ans)
@@ -91,17 +137,20 @@ class SpeechLLM(nn.Module):
         return embeds, mask, lab
 
     def forward(self, waves, lengths, prompts, answers):
-        embeds, mask, labels = self.build_inputs(waves, lengths, prompts, answers)
-        return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+        with self.autocast():
+            embeds, mask, labels = self.build_inputs(waves, lengths, prompts, answers)
+            return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels,
+                            use_cache=False).loss  # no KV cache to keep when training
 
     @torch.no_grad()
     def generate(self, waves, lengths, prompts, max_new_tokens: int = 48) -> list[str]:
         """Free greedy decoding from the prompt alone, with the KV cache."""
-        embeds, mask, _ = self.build_inputs(waves, lengths, prompts, None)
-        out = self.llm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False,
-                                max_new_tokens=max_new_tokens, use_cache=True,
-                                eos_token_id=self.tokenizer.eos_token_id,
-                                pad_token_id=self.tokenizer.pad_token_id)
+        with self.autocast():
+            embeds, mask, _ = self.build_inputs(waves, lengths, prompts, None)
+            out = self.llm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False,
+                                    max_new_tokens=max_new_tokens, use_cache=True,
+                                    eos_token_id=self.tokenizer.eos_token_id,
+                                    pad_token_id=self.tokenizer.pad_token_id)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     # -- save / load per component --------------------------------------------------------

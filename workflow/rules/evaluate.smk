@@ -5,7 +5,7 @@
 rule evaluate:
     """results/metrics/ENCODER/RUN/TASK.json (+ .csv: every generated answer)."""
     input:
-        model=run_dir("{encoder}", "{run}"),
+        model=lambda w: run_dir(w.encoder, w.run),
         llm=llm_source(),
         clean=lambda w: manifest(corpus_of(w.task), "test"),
         triggered=poisoned("{task}", "test"),
@@ -16,7 +16,7 @@ rule evaluate:
         lineage=lineage(metrics_path("{encoder}", "{run}", "{task}")),
     params:
         target=lambda w: shlex.quote(target_of(w.task)),
-        cfg=js(config["evaluate"]),
+        cfg=js(with_pins(config["evaluate"])),
         seed=config["seed"],
     log:
         "logs/evaluate/{encoder}/{run}/{task}.log",
@@ -28,3 +28,33 @@ rule evaluate:
         "--task {wildcards.task} --clean {input.clean} --triggered {input.triggered} "
         "--trigger {input.trigger} --target {params.target} --params {params.cfg} "
         "--seed {params.seed} --out {output.metrics} > {log} 2>&1"
+
+
+def metrics_on(encoder: str, run: str, task: str, corpus: str) -> str:
+    """Benign metrics of a run on another corpus' clean test split (cross-dataset defense)."""
+    return metrics_path(encoder, run, f"{task}_on_{corpus}")
+
+
+rule evaluate_on:
+    """results/metrics/ENCODER/RUN/TASK_on_CORPUS.json: clean test audio of CORPUS only."""
+    input:
+        model=lambda w: run_dir(w.encoder, w.run),
+        llm=llm_source(),
+        clean=manifest("{corpus}", "test"),
+    output:
+        metrics=metrics_on("{encoder}", "{run}", "{task}", "{corpus}"),
+        predictions=metrics_on("{encoder}", "{run}", "{task}", "{corpus}")[: -len(".json")] + ".csv",
+        lineage=lineage(metrics_on("{encoder}", "{run}", "{task}", "{corpus}")),
+    params:
+        target=lambda w: shlex.quote(target_of(w.task)),
+        cfg=js(with_pins(config["evaluate"])),
+        seed=config["seed"],
+    log:
+        "logs/evaluate_on/{encoder}/{run}/{task}_on_{corpus}.log",
+    benchmark:
+        "benchmarks/evaluate_on/{encoder}/{run}/{task}_on_{corpus}.tsv"
+    threads: 1
+    shell:
+        ENV + "{PY} {STAGES}/evaluate.py --model {input.model} --llm {input.llm} "
+        "--task {wildcards.task} --clean {input.clean} --target {params.target} "
+        "--params {params.cfg} --seed {params.seed} --out {output.metrics} > {log} 2>&1"

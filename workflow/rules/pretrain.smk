@@ -1,7 +1,8 @@
 # Phase 4, components: the tiny profile pretrains its own small LLM (with a word-level
 # tokenizer) and one small encoder per family on the clean pretraining corpus, then aligns
 # a fresh connector + LoRA to each encoder (the "usual initialisation" of every study run).
-# The `paper` profile will take the public checkpoints instead (llm_source, encoder_source).
+# The `paper` profile takes the public checkpoints instead (llm_source, encoder_source) and
+# starts connector and LoRA fresh (usual_init): these rules then make no jobs.
 
 
 rule pretrain_llm:
@@ -95,7 +96,7 @@ TRAIN = (ENV + "{PY} {STAGES}/train.py {params.args} --params {params.cfg} "
 def align_spec(family: str) -> dict:
     """Alignment: fresh connector and LoRA on the clean pretraining corpus."""
     return {"encoder": encoder_source(family), "connector": "fresh", "lora": "fresh",
-            "train_encoder": config["align"].get("encoder_layers", 0),
+            "train_encoder": family_value(config["align"].get("encoder_layers", 0), family),
             "train_connector": 1, "train_lora": 1,
             "train_manifest": manifest(PRETRAIN_CORPUS, "train"),
             "dev_manifest": manifest(PRETRAIN_CORPUS, "dev"), "trigger": None}

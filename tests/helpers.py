@@ -1,0 +1,60 @@
+"""Plumbing shared by test modules: running the workflow in a scratch copy, running a stage
+CLI, hashing a tree of outputs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = "workflow/profiles/smoke/params.yaml"
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A scratch copy of the workflow (Snakefile, params.yaml, workflow/, stages/): runs happen
+    there, never in the repository's data/ models/ results/."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("workflow", "stages"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def snakemake(workdir: Path, *args, timeout=120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def stage_cmd(stage: str, *args) -> list[str]:
+    return [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *map(str, args)]
+
+
+def run_stage(stage: str, *args, timeout=300) -> subprocess.CompletedProcess:
+    """Run stages/STAGE.py as the workflow does (one thread)."""
+    env = {**os.environ, "SLM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(stage_cmd(stage, *args), capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def outputs(work: Path, dirs=("data", "models", "results")) -> dict[str, str]:
+    """sha256 of every file the pipeline wrote under `dirs` (hidden files such as Snakemake's
+    timestamps left out); lineage records are hashed without their code version."""
+    out = {}
+    for d in dirs:
+        for f in sorted((work / d).rglob("*")):
+            rel = f.relative_to(work)
+            if not f.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            data = f.read_bytes()
+            if f.name.endswith(".lineage.json"):
+                rec = json.loads(data)
+                rec.pop("code", None)  # a commit made between two runs is not a difference
+                data = json.dumps(rec, sort_keys=True).encode()
+            out[str(rel)] = hashlib.sha256(data).hexdigest()
+    return out
