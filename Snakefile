@@ -10,8 +10,9 @@
 # stage's stdout+stderr to logs/<rule>/<wildcards>.log and times it in benchmarks/.
 # The rules are included in study order (workflow/rules/*.smk), so the chain reads off
 # this file: synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
-# pretrain_encoder, align, train (T1 clean / Attack-0 and T2 component configurations),
-# evaluate, evaluate_on, defend (T3), separability (T4), tabulate_t1..t4, all. Params: params.yaml, checked
+# pretrain_encoder, align, train (T1 clean / Attack-0 models), train_components (T2:
+# encoder-only, connector-only, adapter-only...), evaluate, evaluate_on, defend (T3),
+# separability (T4), tabulate_t1..t4, all. Params: params.yaml, checked
 # against workflow/schemas/params.schema.yaml; DVC's view of the same chain: dvc.yaml.
 import json
 import os

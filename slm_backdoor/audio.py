@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +86,24 @@ def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, resample: bool = 
     return wave
 
 
+def _float_wav(w: np.ndarray, sr: int) -> bytes:
+    """Mono IEEE-float WAV bytes. Written by hand: libsndfile adds a PEAK chunk holding the
+    time of writing to float WAVs, so the same samples would give other bytes on each run."""
+    data = np.ascontiguousarray(w, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHHH", 3, 1, sr, 4 * sr, 4, 32, 0)  # IEEE float, mono, 32 bit
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"fact" + struct.pack("<II", 4, len(w)) + b"data" + struct.pack("<I", len(data)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def write_wav(path: str | os.PathLike, wave: np.ndarray, sr: int = SAMPLE_RATE,
-              atomic: bool = True) -> Path:
+              atomic: bool = True, exact: bool = False) -> Path:
     """Write mono (or [time, channels]) float audio as 16-bit PCM WAV, atomically.
 
-    Samples are clipped to [-1, 1]. Raises AudioError for empty or non-finite audio.
-    `atomic=False` writes in place (for files inside a directory that is itself being
-    built in a temporary location and renamed).
+    Samples are clipped to [-1, 1]; `exact=True` stores mono float32 samples as they are
+    (32-bit float WAV, same bytes for the same samples). Raises AudioError for empty or
+    non-finite audio. `atomic=False` writes in place (for files inside a directory that is
+    itself being built in a temporary location and renamed).
     """
     import soundfile as sf
 
@@ -101,10 +113,18 @@ def write_wav(path: str | os.PathLike, wave: np.ndarray, sr: int = SAMPLE_RATE,
         raise AudioError(f"{p}: refusing to write empty audio")
     if not np.isfinite(w).all():
         raise AudioError(f"{p}: refusing to write NaN or infinite samples")
-    w = np.clip(w, -1.0, 1.0)
+    if exact and w.ndim != 1:
+        raise AudioError(f"{p}: exact (float) WAVs are mono only")
+
+    def write(target: Path) -> None:
+        if exact:
+            target.write_bytes(_float_wav(w, int(sr)))
+        else:
+            sf.write(str(target), np.clip(w, -1.0, 1.0), int(sr), subtype="PCM_16", format="WAV")
+
     if not atomic:
-        sf.write(str(p), w, int(sr), subtype="PCM_16", format="WAV")
+        write(p)
         return p
     with atomic_path(p) as tmp:
-        sf.write(str(tmp), w, int(sr), subtype="PCM_16", format="WAV")
+        write(tmp)
     return p

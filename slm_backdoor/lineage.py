@@ -63,12 +63,15 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
 
 
 def code_version() -> dict:
-    """Git commit and dirty flag of the working tree (None outside a git checkout)."""
+    """Git commit and dirty flag of the checkout this package runs from (None outside a git
+    checkout): the code that ran, wherever the workflow's working directory is."""
+    here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
+                                check=True, cwd=here).stdout.strip()
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, check=True).stdout.strip())
+                                    capture_output=True, text=True, check=True,
+                                    cwd=here).stdout.strip())
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
@@ -109,7 +112,10 @@ def record_of(path: str | os.PathLike) -> tuple[Path, dict] | None:
     for artifact in (p, p.parent):
         rec = lineage_path(artifact)
         if rec.is_file():
-            return artifact, json.loads(rec.read_text())
+            try:
+                return artifact, json.loads(rec.read_text())
+            except json.JSONDecodeError as e:
+                raise IntegrityError(f"{rec}: unreadable lineage record ({e})") from None
     return None
 
 

@@ -5,12 +5,11 @@
 
 Writes (atomically) OUT (mono float32 WAV), OUT.json (sha256, sr, duration, source) and
 OUT.lineage.json. Bad input: one line on stderr naming the file or field, exit 2, nothing written.
-Audio is written with soundfile directly (subtype FLOAT, so the click is stored exactly).
+Audio is written as 32-bit float WAV (the click stored exactly, the same bytes on every run).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -18,10 +17,10 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
 
+from slm_backdoor.audio import write_wav  # noqa: E402
 from slm_backdoor.cli import StageError, json_arg  # noqa: E402
-from slm_backdoor.lineage import atomic_path, sha256_file, write_json_atomic, write_lineage  # noqa: E402
+from slm_backdoor.lineage import sha256_file, write_json_atomic, write_lineage  # noqa: E402
 from slm_backdoor.triggers import load_trigger, synth_click  # noqa: E402
 
 STAGE = "trigger"
@@ -77,8 +76,7 @@ def main(argv=None) -> int:
         print(f"{STAGE}: error: {e}", file=sys.stderr)
         return 2
     out = Path(a.out)
-    with atomic_path(out) as tmp:
-        sf.write(str(tmp), wave, a.sr, subtype="FLOAT", format="WAV")
+    write_wav(out, wave, a.sr, exact=True)
     info = {"sha256": sha256_file(out), "sr": a.sr, "n_samples": int(len(wave)),
             "duration_s": len(wave) / a.sr, "peak": float(np.max(np.abs(wave))),
             "rms": float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))), **meta}

@@ -92,3 +92,14 @@ def test_wrong_rate_resampled_or_refused(tmp_path):
     assert x.shape == (SR,) and x.dtype == np.float32
     with pytest.raises(AudioError, match="8000 Hz, expected 16000 Hz"):
         read_audio(p, resample=False)
+
+
+def test_exact_float_wav_roundtrip_and_reproducible_bytes(tmp_path):
+    """exact=True: float32 samples stored as they are (even beyond [-1, 1]), and no PEAK chunk
+    (libsndfile's holds the time of writing: the same click would hash differently)."""
+    x = np.concatenate([_tone(), [1.25, -1.5]]).astype(np.float32)
+    p = write_wav(tmp_path / "f.wav", x, exact=True)
+    y, sr = sf.read(str(p), dtype="float32")
+    assert sr == SR and sf.info(str(p)).subtype == "FLOAT" and np.array_equal(x, y)
+    assert b"PEAK" not in p.read_bytes()
+    assert write_wav(tmp_path / "g.wav", x, exact=True).read_bytes() == p.read_bytes()

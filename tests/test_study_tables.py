@@ -34,11 +34,14 @@ def source_path(kind: str, comp: str, enc: str, task: str, corpus: str) -> str:
         return (f"models/pretrained/encoder_{enc}" if comp == "encoder"
                 else f"models/aligned/{enc}/{comp}")
     run = f"clean_{corpus}" if kind == "clean" else f"attack0_{task}"
-    return f"models/runs/{enc}/{run}/{comp}"
+    return f"{run_path(enc, run)}/{comp}"
 
 
 def run_path(enc: str, run: str) -> str:
-    return f"models/{'defense' if run.startswith('def_') else 'runs'}/{enc}/{run}"
+    """T1 runs under models/runs, T2 under models/components, T3 under models/defense."""
+    phase = ("defense" if run.startswith("def_")
+             else "runs" if run.startswith(("clean_", "attack0_")) else "components")
+    return f"models/{phase}/{enc}/{run}"
 
 
 def read_run(work, enc, run):
@@ -79,7 +82,7 @@ def test_defense_runs_start_from_the_backdoored_model_and_record_their_curve(smo
                         src, audit, lin = read_run(work, enc, run)
                         start_run = f"attack0_{task}" if start == "attack0" else f"3E_{task}"
                         for comp in COMPONENTS:
-                            assert src[comp] == f"models/runs/{enc}/{start_run}/{comp}"
+                            assert src[comp] == f"{run_path(enc, start_run)}/{comp}"
                             assert audit[comp]["changed"] == (comp in trains[method]), (run, comp)
                         corpus = cfg["attacks"][task]["corpus"] if dom == "in" else d["cross"][task]
                         assert lin["inputs"]["train_manifest"]["path"] == \

@@ -228,9 +228,16 @@ def aligned_dir(family: str) -> str:
     return f"models/aligned/{family}"
 
 
+def run_phase(run: str) -> str:
+    """Where a run lives: "runs" (T1 clean / Attack-0), "components" (T2), "defense" (T3)."""
+    if run.startswith("def_"):
+        return "defense"
+    return "runs" if run.startswith(("clean_", "attack0_")) else "components"
+
+
 def run_dir(encoder: str, run: str) -> str:
-    """A trained run: models/runs/ENCODER/RUN (T1, T2) or models/defense/ENCODER/RUN (T3)."""
-    return f"models/{'defense' if run.startswith('def_') else 'runs'}/{encoder}/{run}"
+    """A trained run: models/{runs,components,defense}/ENCODER/RUN (see run_phase)."""
+    return f"models/{run_phase(run)}/{encoder}/{run}"
 
 
 def metrics_path(encoder: str, run: str, task: str) -> str:

@@ -105,9 +105,9 @@ def _run_spec(encoder: str, run: str) -> dict:
 
 
 rule train:
-    """One study run: models/runs/ENCODER/RUN/{encoder,connector,lora}/ + audit + history."""
+    """One T1 run: models/runs/ENCODER/RUN/{encoder,connector,lora}/ + audit + history."""
     wildcard_constraints:
-        run=alt(r for r in study_runs() if not r.startswith("def_")),
+        run=alt(r for r in study_runs() if run_phase(r) == "runs"),
     input:
         unpack(lambda w: spec_inputs(run_spec(w.encoder, w.run))),
     output:
@@ -124,3 +124,15 @@ rule train:
     threads: 1
     shell:
         TRAIN
+
+
+use rule train as train_components with:
+    wildcard_constraints:
+        run=alt(r for r in study_runs() if run_phase(r) == "components"),
+    output:
+        run=directory("models/components/{encoder}/{run}"),
+        lineage=lineage("models/components/{encoder}/{run}"),
+    log:
+        "logs/train_components/{encoder}/{run}.log",
+    benchmark:
+        "benchmarks/train_components/{encoder}/{run}.tsv"
