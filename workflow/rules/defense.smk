@@ -4,12 +4,6 @@
 # original test clips every defense.curve.every steps (the defense curve of T3).
 
 
-def defense_runs(encoder: str) -> list[str]:
-    d = config["defense"]
-    return [defense_run(s, m, dom, t) for t in d["tasks"] for s in d["starts"]
-            for m in d["methods"] for dom in defense_domains(t)]
-
-
 def defense_task(run: str) -> str:
     return run.rsplit("_", 1)[1]
 
@@ -32,7 +26,7 @@ rule defend:
     """One defense run: models/defense/ENCODER/def_START_METHOD_DOMAIN_TASK/ (+ its curve in
     history.json)."""
     wildcard_constraints:
-        run=alt(r for r in study_runs() if r.startswith("def_")),
+        run=alt(r for r in study_runs() if run_phase(r) == "defense"),
     input:
         unpack(lambda w: {**spec_inputs(run_spec(w.encoder, w.run)),
                           **probe_inputs(defense_task(w.run))}),
