@@ -12,12 +12,17 @@ class StageError(ValueError):
     """Bad input to a stage: the message names the file and field (or params key)."""
 
 
-def json_arg(text: str, name: str = "--params") -> dict:
+def json_arg(text: str, name: str = "--params", kind: type = dict):
+    """A JSON command-line argument: an object (default) or, with kind=list, a list of
+    objects; anything else is a StageError naming the argument."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise StageError(f"{name}: not valid JSON ({e})") from None
-    if not isinstance(value, dict):
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            raise StageError(f"{name}: expected a JSON list of objects")
+    elif not isinstance(value, dict):
         raise StageError(f"{name}: expected a JSON object")
     return value
 

@@ -218,16 +218,6 @@ T2_NOTES = [
 ]
 
 
-def _rows_arg(text: str) -> list[dict]:
-    try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise StageError(f"--rows: not valid JSON ({e})") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise StageError("--rows: expected a JSON list of objects")
-    return rows
-
-
 def t2_rows(spec: list[dict]) -> tuple[list[dict], dict]:
     rows, read = [], {}
     for r in spec:
@@ -394,7 +384,7 @@ def main() -> None:
         args = ("T1 base attack (Attack 0)", T1_COLUMNS, T1_NOTES,
                 {"table": "t1", "attacks": attacks, "encoders": encoders})
     else:
-        spec = _rows_arg(a.rows)
+        spec = json_arg(a.rows, "--rows", list)
         try:
             if a.table == "t2":
                 rows, read = t2_rows(spec)

@@ -109,3 +109,9 @@ def smoke_run(tmp_path_factory):
     r = snakemake(work, "--cores", "2", "--configfile", SMOKE, timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     return SimpleNamespace(work=work, seconds=time.time() - t0, outputs=outputs(work))
+
+
+@pytest.fixture(scope="module")
+def dry_dir(tmp_path_factory):
+    """A scratch copy of the workflow for dry runs (one per test module)."""
+    return copy_workflow(tmp_path_factory.mktemp("dry"))

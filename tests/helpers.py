@@ -5,13 +5,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "workflow/profiles/smoke/params.yaml"
+T1 = "results/tables/T1_base_attack.csv"
+
+
+def merged(overlay: str | None = None) -> dict:
+    """params.yaml with a profile overlay merged in (as Snakemake's --configfile does)."""
+    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if overlay:
+        def update(a, b):
+            for k, v in b.items():
+                a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+            return a
+        update(cfg, yaml.safe_load((ROOT / overlay).read_text()))
+    return cfg
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -58,3 +74,10 @@ def outputs(work: Path, dirs=("data", "models", "results")) -> dict[str, str]:
                 data = json.dumps(rec, sort_keys=True).encode()
             out[str(rel)] = hashlib.sha256(data).hexdigest()
     return out
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
+    assert m, output[-3000:]
+    return {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}

@@ -25,7 +25,6 @@ TRAIN = {"steps": 60, "batch_size": 4, "warmup": 2, "eval_every": 10, "patience"
          "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
 EVALUATE = {"batch_size": 2, "max_new_tokens": {"gender": 6}}
 ENV = {**os.environ, "SLM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-T1 = "results/tables/T1_base_attack.csv"
 
 
 def train_args(llm_dir, encoder, toy, out):
@@ -108,17 +107,19 @@ def test_killed_evaluation_reruns_to_the_same_metrics(tmp_path, reference, llm_d
 
 
 def test_two_smoke_runs_write_identical_artifacts(smoke_run, tmp_path):
-    """A second smoke run, of the T1 chain (data, trigger, poisoning, pretraining, alignment,
-    clean and Attack-0 training, evaluation, T1), writes byte for byte what the first one
-    (the whole study) wrote there: manifests, trigger, checkpoints, metrics, the table.
+    """A second complete smoke run (every rule: data, trigger, poisoning, pretraining,
+    alignment, T1 and T2 training, defenses with their curves, evaluation, separability with
+    its t-SNE figures, the four tables and the T3 figure) writes byte for byte what the
+    first one wrote: manifests, trigger, checkpoints, metrics, tables and figures.
     Lineage records are compared without their code version (a commit may come between)."""
     work = copy_workflow(tmp_path / "again")
-    r = snakemake(work, "--cores", "2", T1, "--configfile", SMOKE, timeout=3000)
+    r = snakemake(work, "--cores", "2", "--configfile", SMOKE, timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     first, second = smoke_run.outputs, outputs(work)
-    assert set(second) <= set(first), sorted(set(second) - set(first))
+    assert set(second) == set(first), sorted(set(second) ^ set(first))
     differ = [f for f in second if first[f] != second[f]]
     assert not differ, differ
-    kinds = ("data/manifests", "data/triggers", "data/poisoned", "models/runs", "results/metrics",
-             "results/tables")
+    kinds = ("data/manifests", "data/triggers", "data/poisoned", "models/runs",
+             "models/components", "models/defense", "results/metrics", "results/separability",
+             "results/figures", "results/tables")
     assert all(any(f.startswith(k) for f in second) for k in kinds)

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, SMOKE, snakemake
-from test_workflow import T1, merged
+from helpers import ROOT, SMOKE, T1, merged, snakemake
 
 pytestmark = pytest.mark.slow
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost",

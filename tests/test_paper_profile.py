@@ -35,7 +35,7 @@ from slm_backdoor.prompts import FIELDS, SPEECH_CLOSE, SPEECH_OPEN, answer_json,
 from slm_backdoor.runs import build, check_audit, fingerprints, pick_device, place
 from slm_backdoor.training import TrainConfig, train
 from test_models import _toy_dataset
-from test_workflow import job_counts, merged
+from helpers import job_counts, merged
 
 PAPER = "workflow/profiles/paper/params.yaml"
 LABELS = {"transcript": "the cat sat", "gender": "female", "emotion": "angry", "age": "31"}

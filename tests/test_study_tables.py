@@ -8,8 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import SMOKE, snakemake
-from test_workflow import dry_dir, job_counts, merged  # noqa: F401 (fixture)
+from helpers import SMOKE, job_counts, merged, snakemake
 
 T2, T3, T4 = ("results/tables/T2_components.csv", "results/tables/T3_defense.csv",
               "results/tables/T4_separability.csv")

@@ -9,39 +9,14 @@ import json
 import re
 
 import pytest
-import yaml
 
-from helpers import ROOT, SMOKE, copy_workflow, snakemake
+from helpers import ROOT, SMOKE, T1, job_counts, merged, snakemake
 
-T1 = "results/tables/T1_base_attack.csv"
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
                "train_components", "evaluate", "evaluate_on", "defend", "separability", "tabulate_t1", "tabulate_t2",
                "tabulate_t3", "tabulate_t4"]
 REAL_DATA_RULES = {"download_librispeech", "prepare_corpus"}  # no jobs with synthetic corpora
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
-    m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
-    assert m, output[-3000:]
-    return {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
-
-
-def merged(overlay: str | None = None) -> dict:
-    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
-    if overlay:
-        def update(a, b):
-            for k, v in b.items():
-                a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-            return a
-        update(cfg, yaml.safe_load((ROOT / overlay).read_text()))
-    return cfg
-
-
-@pytest.fixture(scope="module")
-def dry_dir(tmp_path_factory):
-    return copy_workflow(tmp_path_factory.mktemp("dry"))
 
 
 # -- (a) the default study, dry --------------------------------------------------------------
