@@ -1,6 +1,7 @@
 """Plumbing shared by the stage CLIs: JSON params, seeding, threads, one-line errors."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -25,6 +26,20 @@ def json_arg(text: str, name: str = "--params", kind: type = dict):
     elif not isinstance(value, dict):
         raise StageError(f"{name}: expected a JSON object")
     return value
+
+
+def corpus_parser(description: str, audio_help: str) -> argparse.ArgumentParser:
+    """The command line shared by the stages that write a corpus (synthesize, prepare_corpus):
+    CORPUS --params JSON --seed N --out MANIFEST_DIR [--audio-out DIR] [--no-progress]."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("corpus", help="corpus name (the key under `corpora` in params.yaml)")
+    ap.add_argument("--params", required=True, help="the corpora.CORPUS section, as JSON")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True, help="manifest directory, e.g. data/manifests/CORPUS")
+    ap.add_argument("--audio-out", default=None,
+                    help=f"{audio_help} directory (default: OUT/../../audio/CORPUS)")
+    ap.add_argument("--no-progress", action="store_true")
+    return ap
 
 
 def seed_everything(seed: int, threads: int | None = None) -> None:

@@ -14,7 +14,6 @@ the file and line (or the params key), exit 2, nothing written.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
 from slm_backdoor.audio import SAMPLE_RATE  # noqa: E402
-from slm_backdoor.cli import json_arg, run_stage  # noqa: E402
+from slm_backdoor.cli import corpus_parser, json_arg, run_stage  # noqa: E402
 from slm_backdoor.corpora.real import prepare_corpus  # noqa: E402
 from slm_backdoor.lineage import write_lineage  # noqa: E402
 
@@ -30,15 +29,8 @@ STAGE = "prepare_corpus"
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpus", help="corpus name (the key under `corpora` in params.yaml)")
-    ap.add_argument("--params", required=True, help="the corpora.CORPUS section, as JSON")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = corpus_parser(__doc__.splitlines()[0], "resampled audio")
     ap.add_argument("--sr", type=int, default=SAMPLE_RATE, help="expected sample rate (Hz)")
-    ap.add_argument("--out", required=True, help="manifest directory, e.g. data/manifests/CORPUS")
-    ap.add_argument("--audio-out", default=None,
-                    help="resampled audio directory (default: OUT/../../audio/CORPUS)")
-    ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     import torch  # resampling (if any) gains nothing from more threads; cores are shared
     torch.set_num_threads(1)

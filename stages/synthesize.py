@@ -12,7 +12,6 @@ nothing written.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
+from slm_backdoor.cli import corpus_parser  # noqa: E402
 from slm_backdoor.corpora.espeak import EspeakError  # noqa: E402
 from slm_backdoor.corpora.synthetic import CorpusError, build_corpus  # noqa: E402
 from slm_backdoor.lineage import sha256_tree, write_lineage  # noqa: E402
@@ -28,14 +28,7 @@ STAGE = "synthesize"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpus", help="corpus name (the key under `corpora` in params.yaml)")
-    ap.add_argument("--params", required=True, help="the corpora.CORPUS section, as JSON")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True, help="manifest directory, e.g. data/manifests/CORPUS")
-    ap.add_argument("--audio-out", default=None,
-                    help="WAV directory (default: OUT/../../audio/CORPUS)")
-    ap.add_argument("--no-progress", action="store_true")
+    ap = corpus_parser(__doc__.splitlines()[0], "WAV")
     a = ap.parse_args(argv)
     out = Path(a.out)
     import torch  # one thread: resampling short clips gains nothing from more, and cores are shared
