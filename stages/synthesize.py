@@ -12,14 +12,13 @@ nothing written.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
-from slm_backdoor.cli import corpus_parser  # noqa: E402
+from slm_backdoor.cli import StageError, corpus_parser, json_arg  # noqa: E402
 from slm_backdoor.corpora.espeak import EspeakError  # noqa: E402
 from slm_backdoor.corpora.synthetic import CorpusError, build_corpus  # noqa: E402
 from slm_backdoor.lineage import sha256_tree, write_lineage  # noqa: E402
@@ -35,16 +34,11 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     audio_out = Path(a.audio_out) if a.audio_out else out.parent.parent / "audio" / a.corpus
     try:
-        try:
-            cfg = json.loads(a.params)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"--params: not valid JSON ({e})") from None
-        if not isinstance(cfg, dict):
-            raise CorpusError(f"--params: expected a JSON object (the corpora.{a.corpus} section)")
+        cfg = json_arg(a.params)
         t0 = time.time()
         manifests = build_corpus(a.corpus, cfg, a.seed, manifest_dir=out, audio_dir=audio_out,
                                  progress=not a.no_progress)
-    except (CorpusError, EspeakError) as e:
+    except (StageError, CorpusError, EspeakError) as e:
         print(f"{STAGE}: error: {e}", file=sys.stderr)
         return 2
     elapsed = time.time() - t0

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +83,16 @@ def job_counts(output: str) -> dict[str, int]:
     m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
     assert m, output[-3000:]
     return {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
+
+
+def toy_dataset(n=8, seed=0):
+    """`n` in-memory noise clips (0.5 s and up) as manifest rows with alternating gender and
+    emotion labels, and their waves."""
+    rng = np.random.default_rng(seed)
+    rows, waves = [], []
+    for i in range(n):
+        waves.append((rng.normal(0, 0.1, 8000 + 800 * i)).astype(np.float32))
+        rows.append({"id": str(i), "path": "", "duration": "1", "speaker": "s", "dataset": "toy",
+                     "split": "test", "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
+                     "age": "31", "emotion": ["angry", "sad"][i % 2]})
+    return pd.DataFrame(rows), waves

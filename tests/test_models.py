@@ -3,7 +3,6 @@ audit, and evaluation that cannot see the answer. (Fixtures llm_dir, encoder_dir
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from peft import PeftModel
@@ -18,6 +17,8 @@ from slm_backdoor.models.encoders import FAMILIES, SpeechEncoder
 from slm_backdoor.pretraining import slot_text
 from slm_backdoor.runs import AuditError, build, check_audit, fingerprints
 from slm_backdoor.training import TrainConfig, train
+
+from helpers import toy_dataset
 
 STOCK = {"wavlm": WavLMModel, "hubert": HubertModel, "wav2vec2": Wav2Vec2Model,
          "whisper": WhisperEncoder}
@@ -66,21 +67,10 @@ def test_transplant_components_between_runs(tmp_path, llm_dir, encoder_dirs):
     assert fa["connector"] != fb["connector"]
 
 
-def _toy_dataset(n=8, seed=0):
-    rng = np.random.default_rng(seed)
-    rows, waves = [], []
-    for i in range(n):
-        waves.append((rng.normal(0, 0.1, 8000 + 800 * i)).astype(np.float32))
-        rows.append({"id": str(i), "path": "", "duration": "1", "speaker": "s", "dataset": "toy",
-                     "split": "test", "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
-                     "age": "31", "emotion": ["angry", "sad"][i % 2]})
-    return pd.DataFrame(rows), waves
-
-
 def test_audit_checks_configuration(llm_dir, encoder_dirs):
     model = build(llm_dir, encoder_dirs["hubert"], "fresh", "fresh")
     model.set_trainable(1, False, True)
-    df, waves = _toy_dataset()
+    df, waves = toy_dataset()
     ds = SpeechDataset(df, ["gender"], waves=waves)
     before = fingerprints(model)
     train(model, ds, ds, TrainConfig(steps=2, batch_size=4, warmup=1, eval_every=2,
@@ -106,7 +96,7 @@ def test_untrained_model_cannot_see_the_answer(llm_dir, encoder_dirs):
     """Free generation from the prompt alone: an untrained model scores near chance and
     answers the target (almost) never, whatever the labels are."""
     model = build(llm_dir, encoder_dirs["wavlm"], "fresh", "fresh")
-    df, waves = _toy_dataset(12)
+    df, waves = toy_dataset(12)
     ds = SpeechDataset(df, ["emotion"], waves=waves)
     outs = generate_answers(model, ds, ["emotion"], 4, 12)
     res = score("emotion", "angry", ds, outs, ds, outs)
@@ -133,7 +123,7 @@ class _Crash(RuntimeError):
 def test_training_resumes_to_the_same_weights(tmp_path, llm_dir, encoder_dirs):
     """A run killed mid-way and started again from its saved state ends with the same
     weights as an uninterrupted run (same seed, CPU)."""
-    df, waves = _toy_dataset(8)
+    df, waves = toy_dataset(8)
     cfg = TrainConfig(steps=6, batch_size=4, warmup=2, eval_every=2, save_every=2, seed=3,
                       lr={"connector": 1e-3, "lora": 1e-3})
 

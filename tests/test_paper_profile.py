@@ -34,8 +34,7 @@ from slm_backdoor.models.llm import TINYLLAMA_CHAT_TEMPLATE
 from slm_backdoor.prompts import FIELDS, SPEECH_CLOSE, SPEECH_OPEN, answer_json, instruction
 from slm_backdoor.runs import build, check_audit, fingerprints, pick_device, place
 from slm_backdoor.training import TrainConfig, train
-from test_models import _toy_dataset
-from helpers import job_counts, merged
+from helpers import job_counts, merged, toy_dataset
 
 PAPER = "workflow/profiles/paper/params.yaml"
 LABELS = {"transcript": "the cat sat", "gender": "female", "emotion": "angry", "age": "31"}
@@ -197,7 +196,7 @@ def test_prompt_is_the_llm_chat_template_with_plain_text_delimiters(ckpts):
 def test_generation_is_free_the_answer_is_not_in_the_inputs(ckpts, monkeypatch):
     dirs, _ = ckpts
     model = build(dirs["llm"], dirs["wavlm"], "fresh", "fresh")
-    df, waves = _toy_dataset(6)
+    df, waves = toy_dataset(6)
     ds = SpeechDataset(df, ["emotion"], waves=waves)
     w, l, p, a = collate([ds[i] for i in range(3)], [["emotion"]] * 3)
     embeds, mask, labels = model.build_inputs(w, l, p, None)
@@ -232,7 +231,7 @@ def test_device_is_chosen_automatically_with_an_override(monkeypatch):
 def test_training_step_with_gradient_checkpointing(ckpts):
     """Same gradients with and without checkpointing; a short run trains what it should."""
     dirs, _ = ckpts
-    df, waves = _toy_dataset(8)
+    df, waves = toy_dataset(8)
     ds = SpeechDataset(df, ["gender", "emotion"], waves=waves)
 
     def model(checkpointing: bool):
