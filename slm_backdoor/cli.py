@@ -6,6 +6,7 @@ import json
 import os
 import random
 import sys
+from pathlib import Path
 from typing import Callable
 
 
@@ -51,13 +52,15 @@ def seed_everything(seed: int, threads: int | None = None) -> None:
     torch.set_num_threads(threads or int(os.environ.get("SLM_THREADS", "1")))
 
 
-def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main(); a known bad input becomes one line on stderr and exit 2."""
+def run_stage(main: Callable[[], None], errors: tuple[type[BaseException], ...] = ()) -> None:
+    """Run a stage's main(); a known bad input (or one of `errors`) becomes one line on
+    stderr, ``<stage>: error: <message>``, and exit 2."""
     from .audio import AudioError
     from .manifest import ManifestError
     try:
         main()
-    except (StageError, ManifestError, AudioError, FileNotFoundError, KeyError, ValueError) as e:
+    except (StageError, ManifestError, AudioError, FileNotFoundError, KeyError, ValueError,
+            *errors) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"{Path(sys.argv[0]).stem}: error: {msg}", file=sys.stderr)
         sys.exit(2)

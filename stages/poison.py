@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
-from slm_backdoor.cli import StageError, json_arg  # noqa: E402
+from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
 from slm_backdoor.lineage import sha256_file, write_lineage  # noqa: E402
-from slm_backdoor.manifest import EMOTIONS, GENDERS, ManifestError, read_manifest, write_manifest  # noqa: E402
+from slm_backdoor.manifest import EMOTIONS, GENDERS, read_manifest, write_manifest  # noqa: E402
 from slm_backdoor.poisoning import n_poison, poison_manifest, triggered_test_manifest  # noqa: E402
 from slm_backdoor.prompts import FIELDS  # noqa: E402
 from slm_backdoor.triggers import load_trigger  # noqa: E402
@@ -69,7 +69,7 @@ def check_trigger_params(t: dict) -> dict:
     return {"snr_db": snr, "period_s": [float(period[0]), float(period[1])]}
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", required=True)
     ap.add_argument("--test", required=True)
@@ -81,36 +81,32 @@ def main(argv=None) -> int:
     ap.add_argument("--out-train", required=True)
     ap.add_argument("--out-test", required=True)
     a = ap.parse_args(argv)
+    attack_raw = json_arg(a.attack, "--attack")
+    trig_raw = json_arg(a.trigger_params, "--trigger-params")
+    attack = check_attack(attack_raw)
+    tp = check_trigger_params(trig_raw)
+    if a.sr <= 0:
+        raise StageError(f"--sr: must be positive, got {a.sr}")
+    if not Path(a.trigger).is_file():
+        raise StageError(f"{a.trigger}: trigger file not found")
+    trigger = load_trigger(a.trigger, a.sr)
+    trig_sha = sha256_file(a.trigger)
+    train = read_manifest(a.train)
+    test = read_manifest(a.test)
+    common = dict(field=attack["field"], target=attack["target"], trigger_sha256=trig_sha,
+                  trigger_len=len(trigger), sr=a.sr, snr_db=tp["snr_db"],
+                  repeat=attack["repeat"], period_s=tp["period_s"], seed=a.seed)
     try:
-        attack_raw = json_arg(a.attack, "--attack")
-        trig_raw = json_arg(a.trigger_params, "--trigger-params")
-        attack = check_attack(attack_raw)
-        tp = check_trigger_params(trig_raw)
-        if a.sr <= 0:
-            raise StageError(f"--sr: must be positive, got {a.sr}")
-        if not Path(a.trigger).is_file():
-            raise StageError(f"{a.trigger}: trigger file not found")
-        trigger = load_trigger(a.trigger, a.sr)
-        trig_sha = sha256_file(a.trigger)
-        train = read_manifest(a.train)
-        test = read_manifest(a.test)
-        common = dict(field=attack["field"], target=attack["target"], trigger_sha256=trig_sha,
-                      trigger_len=len(trigger), sr=a.sr, snr_db=tp["snr_db"],
-                      repeat=attack["repeat"], period_s=tp["period_s"], seed=a.seed)
-        try:
-            poisoned = poison_manifest(train, rate=attack["rate"], **common)
-        except ValueError as e:
-            raise StageError(f"{a.train}: {e}") from None
-        try:
-            triggered = triggered_test_manifest(test, **common)
-        except ValueError as e:
-            raise StageError(f"{a.test}: {e}") from None
-        if len(triggered) == 0:
-            raise StageError(f"{a.test}: no test row is eligible for the trigger "
-                             f"(field {attack['field']!r} not {attack['target']!r}, long enough)")
-    except (StageError, ManifestError, ValueError) as e:
-        print(f"{STAGE}: error: {e}", file=sys.stderr)
-        return 2
+        poisoned = poison_manifest(train, rate=attack["rate"], **common)
+    except ValueError as e:
+        raise StageError(f"{a.train}: {e}") from None
+    try:
+        triggered = triggered_test_manifest(test, **common)
+    except ValueError as e:
+        raise StageError(f"{a.test}: {e}") from None
+    if len(triggered) == 0:
+        raise StageError(f"{a.test}: no test row is eligible for the trigger "
+                         f"(field {attack['field']!r} not {attack['target']!r}, long enough)")
     inputs = {"train": a.train, "test": a.test, "trigger": a.trigger}
     params = {"attack": attack_raw, "trigger": trig_raw, "seed": a.seed, "sr": a.sr}
     write_manifest(poisoned, a.out_train)
@@ -123,8 +119,7 @@ def main(argv=None) -> int:
                          "n_left_out": len(test) - len(triggered)})
     print(f"{STAGE}: {int(poisoned['poisoned'].sum())}/{len(poisoned)} training rows poisoned "
           f"({attack['field']} -> {attack['target']!r}); {len(triggered)}/{len(test)} test rows triggered")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -18,29 +18,25 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/ (no shadowing)
 
-from slm_backdoor.cli import StageError, corpus_parser, json_arg  # noqa: E402
+from slm_backdoor.cli import corpus_parser, json_arg, run_stage  # noqa: E402
 from slm_backdoor.corpora.espeak import EspeakError  # noqa: E402
-from slm_backdoor.corpora.synthetic import CorpusError, build_corpus  # noqa: E402
+from slm_backdoor.corpora.synthetic import build_corpus  # noqa: E402
 from slm_backdoor.lineage import sha256_tree, write_lineage  # noqa: E402
 
 STAGE = "synthesize"
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     ap = corpus_parser(__doc__.splitlines()[0], "WAV")
     a = ap.parse_args(argv)
     out = Path(a.out)
     import torch  # one thread: resampling short clips gains nothing from more, and cores are shared
     torch.set_num_threads(1)
     audio_out = Path(a.audio_out) if a.audio_out else out.parent.parent / "audio" / a.corpus
-    try:
-        cfg = json_arg(a.params)
-        t0 = time.time()
-        manifests = build_corpus(a.corpus, cfg, a.seed, manifest_dir=out, audio_dir=audio_out,
-                                 progress=not a.no_progress)
-    except (StageError, CorpusError, EspeakError) as e:
-        print(f"{STAGE}: error: {e}", file=sys.stderr)
-        return 2
+    cfg = json_arg(a.params)
+    t0 = time.time()
+    manifests = build_corpus(a.corpus, cfg, a.seed, manifest_dir=out, audio_dir=audio_out,
+                             progress=not a.no_progress)
     elapsed = time.time() - t0
     for split, path in manifests.items():
         n = sum(1 for _ in open(path)) - 1
@@ -51,8 +47,7 @@ def main(argv=None) -> int:
     total = sum(sum(1 for _ in open(p)) - 1 for p in manifests.values())
     print(f"{STAGE}: wrote {a.corpus}: {total} clips in {', '.join(manifests)} "
           f"to {out} and {audio_out} ({elapsed:.1f} s, {total / max(elapsed, 1e-9):.1f} clips/s)")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main, errors=(EspeakError,))

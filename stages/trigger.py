@@ -19,7 +19,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 import numpy as np  # noqa: E402
 
 from slm_backdoor.audio import write_wav  # noqa: E402
-from slm_backdoor.cli import StageError, json_arg  # noqa: E402
+from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
 from slm_backdoor.lineage import sha256_file, write_json_atomic, write_lineage  # noqa: E402
 from slm_backdoor.triggers import load_trigger, synth_click  # noqa: E402
 
@@ -62,19 +62,15 @@ def make_trigger(p: dict, seed: int, sr: int) -> tuple[np.ndarray, dict]:
     return wave, {"source": str(src), "source_sha256": sha256_file(src)}
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", required=True, help="the trigger section of params.yaml, as JSON")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sr", type=int, default=16000)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    try:
-        params = json_arg(a.params)
-        wave, meta = make_trigger(params, a.seed, a.sr)
-    except StageError as e:
-        print(f"{STAGE}: error: {e}", file=sys.stderr)
-        return 2
+    params = json_arg(a.params)
+    wave, meta = make_trigger(params, a.seed, a.sr)
     out = Path(a.out)
     write_wav(out, wave, a.sr, exact=True)
     info = {"sha256": sha256_file(out), "sr": a.sr, "n_samples": int(len(wave)),
@@ -85,8 +81,7 @@ def main(argv=None) -> int:
     write_lineage(out, STAGE, inputs={"source": src} if src != "synthetic" else {},
                   params={**params, "seed": a.seed, "sr": a.sr}, extra={"trigger": info})
     print(f"{STAGE}: wrote {out} ({info['duration_s']:.3f} s, {meta['source']})")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -3,6 +3,7 @@ CLI, hashing a tree of outputs."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -18,6 +19,23 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "workflow/profiles/smoke/params.yaml"
 T1 = "results/tables/T1_base_attack.csv"
+
+
+def stage_main(name: str, argv: list[str]) -> int:
+    """Run stages/<name>.py in-process as its command line does (main under cli.run_stage: a
+    bad input is one line on stderr, ``<name>: error: ...``); returns the exit status."""
+    from slm_backdoor.cli import run_stage
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv0, sys.argv[0] = sys.argv[0], spec.origin
+    try:
+        run_stage(lambda: module.main(argv))
+    except SystemExit as e:
+        return int(e.code)
+    finally:
+        sys.argv[0] = argv0
+    return 0
 
 
 def merged(overlay: str | None = None) -> dict:

@@ -185,7 +185,7 @@ def test_stage_cli_records_the_download_and_fails_in_one_line(tmp_path, server, 
                   "--url", url, "--checksum", "md5:" + "f" * 32, "--out", tmp_path / "x.json",
                   "--no-progress")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
-    assert r.stderr.startswith("error: ") and "md5 mismatch" in r.stderr
+    assert r.stderr.startswith("download_librispeech: error: ") and "md5 mismatch" in r.stderr
     assert not (tmp_path / "x.json").exists()
 
 

@@ -267,7 +267,7 @@ def test_stage_writes_manifests_and_lineage_then_fails_cleanly(tmp_path):
                   "--no-progress")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        f"error: {root}/VideoDemographics.csv:12: field Age: not an age in years 'old'"]
+        f"prepare_corpus: error: {root}/VideoDemographics.csv:12: field Age: not an age in years 'old'"]
     assert not bad_out.exists()
 
 

@@ -1,18 +1,16 @@
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from helpers import stage_main
 from slm_backdoor.manifest import COLUMNS, POISON_COLUMNS, read_manifest, write_manifest
 from slm_backdoor.poisoning import poison_manifest, triggered_test_manifest
 
 SR = 16000
 L = 3520
-ROOT = Path(__file__).resolve().parents[1]
 EMO = ["angry", "disgust", "fear", "happy", "neutral", "sad"]
 
 
@@ -101,15 +99,8 @@ def test_poisoned_manifest_roundtrip(tmp_path):
     assert (back.poisoned == "1").sum() == 4 and (back.trigger_positions[back.poisoned == "0"] == "").all()
 
 
-def _stage(name):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_poison_stage(tmp_path, capsys):
-    stage = _stage("poison")
     write_manifest(_df(100), tmp_path / "train.csv")
     write_manifest(_df(30, "test"), tmp_path / "test.csv")
     sf.write(tmp_path / "click.wav", np.hanning(L).astype(np.float32), SR, subtype="FLOAT")
@@ -118,10 +109,11 @@ def test_poison_stage(tmp_path, capsys):
             "repeat_period_s": [0.75, 1.5]}
 
     def run(out, attack=attack, trig=trig, train="train.csv"):
-        return stage.main(["--train", str(tmp_path / train), "--test", str(tmp_path / "test.csv"),
-                           "--trigger", str(tmp_path / "click.wav"), "--attack", json.dumps(attack),
-                           "--trigger-params", json.dumps(trig), "--seed", "3",
-                           "--out-train", str(out / "train.csv"), "--out-test", str(out / "test_triggered.csv")])
+        return stage_main("poison", [
+            "--train", str(tmp_path / train), "--test", str(tmp_path / "test.csv"),
+            "--trigger", str(tmp_path / "click.wav"), "--attack", json.dumps(attack),
+            "--trigger-params", json.dumps(trig), "--seed", "3",
+            "--out-train", str(out / "train.csv"), "--out-test", str(out / "test_triggered.csv")])
 
     assert run(tmp_path / "p") == 0
     tr = pd.read_csv(tmp_path / "p" / "train.csv", dtype=str, keep_default_na=False)

@@ -1,5 +1,4 @@
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -7,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import stage_main
 from slm_backdoor.audio import read_audio
 from slm_backdoor.corpora import espeak
 from slm_backdoor.corpora.synthetic import (CorpusError, EMOTION_PROSODY, build_corpus,
@@ -14,7 +14,6 @@ from slm_backdoor.corpora.synthetic import (CorpusError, EMOTION_PROSODY, build_
                                             union_lexicon)
 from slm_backdoor.manifest import COLUMNS, read_manifest
 
-ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
 
 
@@ -211,20 +210,12 @@ def test_bad_config_names_key(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def _stage():
-    spec = importlib.util.spec_from_file_location("stage_synthesize",
-                                                  ROOT / "stages" / "synthesize.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_stage_writes_manifests_and_lineage(tmp_path):
     out = tmp_path / "data/manifests/tiny"
     params = json.dumps({"source": "synthetic", "kind": "celeb",
                          "speakers": {"train": 1, "test": 1}, "clips_per_speaker": 2})
-    rc = _stage().main(["tiny", "--params", params, "--seed", "5", "--out", str(out),
-                        "--no-progress"])
+    rc = stage_main("synthesize", ["tiny", "--params", params, "--seed", "5", "--out", str(out),
+                                   "--no-progress"])
     assert rc == 0
     for split in ("train", "test"):
         lin = json.loads((out / f"{split}.csv.lineage.json").read_text())
@@ -236,10 +227,10 @@ def test_stage_writes_manifests_and_lineage(tmp_path):
 
 def test_stage_error_one_line(tmp_path, capsys):
     out = tmp_path / "m/bad"
-    rc = _stage().main(["bad", "--params", '{"kind": "nope", "speakers": {"train": 1}, '
-                        '"clips_per_speaker": 1}', "--out", str(out)])
+    rc = stage_main("synthesize", ["bad", "--params", '{"kind": "nope", "speakers": {"train": 1}, '
+                                   '"clips_per_speaker": 1}', "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err and "corpora.bad.kind" in err
     assert not out.exists()
-    rc = _stage().main(["bad", "--params", "{not json", "--out", str(out)])
+    rc = stage_main("synthesize", ["bad", "--params", "{not json", "--out", str(out)])
     assert rc == 2 and "--params" in capsys.readouterr().err

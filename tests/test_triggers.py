@@ -1,22 +1,14 @@
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import stage_main
 from slm_backdoor.triggers import draw_positions, insert, load_trigger, synth_click, trigger_gain
 
 SR = 16000
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _stage(name):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _snr(clean, added):
@@ -110,11 +102,10 @@ def test_load_trigger_downmix_resample_and_errors(tmp_path):
 
 
 def test_trigger_stage_writes_and_rejects(tmp_path, capsys):
-    stage = _stage("trigger")
     params = {"source": "synthetic", "path": None, "duration_s": 0.22, "snr_db": 0.0,
               "repeat_period_s": [0.75, 1.5]}
     out = tmp_path / "triggers" / "click.wav"
-    assert stage.main(["--params", json.dumps(params), "--seed", "7", "--out", str(out)]) == 0
+    assert stage_main("trigger", ["--params", json.dumps(params), "--seed", "7", "--out", str(out)]) == 0
     info = json.loads((tmp_path / "triggers" / "click.wav.json").read_text())
     assert info["sr"] == SR and info["n_samples"] == 3520 and info["source"] == "synthetic"
     from slm_backdoor.lineage import sha256_file
@@ -123,14 +114,14 @@ def test_trigger_stage_writes_and_rejects(tmp_path, capsys):
     np.testing.assert_array_equal(sf.read(out, dtype="float32")[0], synth_click(SR, 0.22, 7))
     # a file named as the trigger is used as is
     out2 = tmp_path / "t2" / "file.wav"
-    assert stage.main(["--params", json.dumps({"source": str(out)}), "--out", str(out2)]) == 0
+    assert stage_main("trigger", ["--params", json.dumps({"source": str(out)}), "--out", str(out2)]) == 0
     capsys.readouterr()
     bad = tmp_path / "bad"
     (tmp_path / "x.txt").write_text("hello")
     for p in [{"source": "synthetic", "duration_s": -1}, {"source": str(tmp_path / "x.txt")},
               {"source": str(tmp_path / "nope.wav")}, {"source": 3}]:
-        assert stage.main(["--params", json.dumps(p), "--out", str(bad / "c.wav")]) == 2
+        assert stage_main("trigger", ["--params", json.dumps(p), "--out", str(bad / "c.wav")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("trigger: error:")
-    assert stage.main(["--params", "{not json", "--out", str(bad / "c.wav")]) == 2
+    assert stage_main("trigger", ["--params", "{not json", "--out", str(bad / "c.wav")]) == 2
     assert not bad.exists()
