@@ -21,14 +21,21 @@ SMOKE = "workflow/profiles/smoke/params.yaml"
 T1 = "results/tables/T1_base_attack.csv"
 
 
+def load_script(path: Path, name: str):
+    """A stage or script file imported as a module (they are not in a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def stage_main(name: str, argv: list[str]) -> int:
     """Run stages/<name>.py in-process as its command line does (main under cli.run_stage: a
     bad input is one line on stderr, ``<name>: error: ...``); returns the exit status."""
     from slm_backdoor.cli import run_stage
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    argv0, sys.argv[0] = sys.argv[0], spec.origin
+    path = ROOT / "stages" / f"{name}.py"
+    module = load_script(path, f"stage_{name}")
+    argv0, sys.argv[0] = sys.argv[0], str(path)
     try:
         run_stage(lambda: module.main(argv))
     except SystemExit as e:

@@ -5,7 +5,6 @@ through from_pretrained paths and hub ids, the sha256 pins, the chat-template pr
 generation, gradient checkpointing, the planned workflow and the stages end to end."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from transformers import (AutoModelForCausalLM, HubertConfig, HubertModel, Llama
                           WhisperConfig, WhisperFeatureExtractor, WhisperModel)
 
 import corpus_trees
-from helpers import ROOT, copy_workflow, run_stage, snakemake
+from helpers import ROOT, copy_workflow, load_script, run_stage, snakemake
 from slm_backdoor.checkpoints import checkpoint_sha256, resolve_checkpoint
 from slm_backdoor.data import SpeechDataset, collate
 from slm_backdoor.evaluation import generate_answers
@@ -372,10 +371,7 @@ def test_paper_profile_runs_end_to_end_on_cpu(tmp_path, ckpts, toy_corpus):
 # -- scripts/gpu_check.py (runs on a GPU machine only) -------------------------------------
 
 def _gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "gpu_check.py", "gpu_check")
 
 
 def test_gpu_check_options():
