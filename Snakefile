@@ -12,7 +12,8 @@
 # this file: synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
 # pretrain_encoder, align, train (T1 clean / Attack-0 models), train_components (T2:
 # encoder-only, connector-only, adapter-only...), evaluate, evaluate_on, defend (T3),
-# separability (T4), tabulate_t1..t4, all. Params: params.yaml, checked
+# separability (T4), tabulate_t1..t4, the S1 sweep (poison_sweep, train_sweep,
+# evaluate_sweep, tabulate_s1), all. Params: params.yaml, checked
 # against workflow/schemas/params.schema.yaml; DVC's view of the same chain: dvc.yaml.
 import json
 import os
@@ -39,6 +40,7 @@ wildcard_constraints:
     encoder=alt(FAMILIES),
     task=alt(TASKS),
     run=alt(study_runs()),
+    cell=r"rate[0-9.]+_snr-?[0-9.]+",
 
 
 report: "workflow/report/workflow.rst"
@@ -53,6 +55,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/defense.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/sweep.smk"
 
 
 rule all:
@@ -64,4 +67,6 @@ rule all:
         T3_TABLES,
         T3_FIGURE,
         T4_TABLES,
+        S1_TABLES,
+        S1_FIGURE,
     default_target: True

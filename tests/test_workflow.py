@@ -15,7 +15,8 @@ from helpers import ROOT, SMOKE, T1, job_counts, merged, snakemake
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
                "train_components", "evaluate", "evaluate_on", "defend", "separability", "tabulate_t1", "tabulate_t2",
-               "tabulate_t3", "tabulate_t4"]
+               "tabulate_t3", "tabulate_t4", "poison_sweep", "train_sweep", "evaluate_sweep",
+               "tabulate_s1"]
 REAL_DATA_RULES = {"download_librispeech", "prepare_corpus"}  # no jobs with synthetic corpora
 
 
@@ -34,6 +35,10 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
     n_cross = sum(t in d["cross"] for t in d["tasks"])  # tasks with a cross-dataset defense
     n_starts = len(d["encoders"]) * len(d["starts"])
     n_def = n_starts * len(d["methods"]) * (len(d["tasks"]) + n_cross)
+    sw = cfg["sweep"]
+    n_grid = len(sw["rates"]) * len(sw["snr_db"])
+    n_sweep_data = len(sw["tasks"]) * (n_grid - 1)
+    n_sweep = len(sw["encoders"]) * n_sweep_data
     assert job_counts(out) == {
         "synthesize": len(cfg["corpora"]) - 1, "synthesize_pretrain": 1, "trigger": 1,
         "poison": n_tasks, "pretrain_llm": 1, "pretrain_encoder": n_enc, "align": n_enc,
@@ -42,7 +47,10 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
         # cross-dataset benign metric of each cross defense and of its start model
         "evaluate_on": n_starts * n_cross * (len(d["methods"]) + 1),
         "separability": len(sep["encoders"]) * len(sep["tasks"]) * len(sep["runs"]),
-        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "tabulate_t4": 1, "all": 1}
+        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "tabulate_t4": 1, "all": 1,
+        # S1: every cell but the T1 ones (the attack's own rate at the trigger's own SNR)
+        "poison_sweep": n_sweep_data, "train_sweep": n_sweep, "evaluate_sweep": n_sweep,
+        "tabulate_s1": 1}
     # T1-T4 are the default target: rule all asks for them, tabulate_t1 makes T1.
     assert re.search(r"rule all:\n\s+input: [^\n]*" + re.escape(T1), out)
     assert re.search(r"rule tabulate_t1:\n\s+input: [^\n]*\n\s+output: " + re.escape(T1), out)
@@ -133,6 +141,15 @@ def test_smoke_profile_end_to_end(smoke_run):
     assert (work / T1).with_suffix(".md").is_file()
     lin = json.loads((work / f"{T1}.lineage.json").read_text())
     assert len(lin["inputs"]) == 2 * len(rows)
+
+    # S1: one row per cell; the study's own cell is the T1 Attack-0 model's evaluation.
+    s1 = list(csv.DictReader((work / "results/tables/S1_poison_sweep.csv").open()))
+    sw = cfg["sweep"]
+    assert len(s1) == (len(sw["encoders"]) * len(sw["tasks"]) * len(sw["rates"])
+                       * len(sw["snr_db"]))
+    assert {r["metrics"] for r in s1 if float(r["poison_rate_%"]) == 50.0} == {
+        "results/metrics/wavlm/attack0_emotion/emotion.json"}
+    assert (work / "results/figures/S1_poison_sweep.png").stat().st_size > 1000
 
     # Every artifact of the chain, a log and a benchmark per job.
     for enc in cfg["encoders"]:

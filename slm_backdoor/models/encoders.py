@@ -23,11 +23,15 @@ META = "slm_encoder.json"
 
 
 def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
-                ffn: int = 256, max_seconds: float = 4.0):
+                ffn: int = 256, max_seconds: float = 4.0, frontend_norm: str = "layer",
+                conv: tuple = ((400, 160), (3, 2))):
     """A small config of `family`, cheap at 16 kHz on a CPU.
 
-    Waveform families get a filterbank-like conv stack (kernel 400 / stride 160, then
-    kernel 3 / stride 2: 20 ms frames) instead of the stock 7-layer stack (DESIGN.md s5).
+    Waveform families get a filterbank-like conv stack (`conv`: (kernel, stride) per layer;
+    by default kernel 400 / stride 160, then kernel 3 / stride 2: 20 ms frames) instead of
+    the stock 7-layer stack (DESIGN.md s5). `frontend_norm` is the stock
+    `feat_extract_norm`: "layer" (every conv layer LayerNormed per frame, as wavlm-large)
+    or "group" (the first conv layer GroupNormed per channel over time, as the base models).
     """
     if family == "whisper":
         return WhisperConfig(d_model=hidden, encoder_layers=layers, encoder_attention_heads=heads,
@@ -38,8 +42,9 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                              eos_token_id=2, decoder_start_token_id=1)
     cfg_cls, _ = _WAV_CLASSES[family]
     kw = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-              intermediate_size=ffn, conv_dim=(hidden, hidden), conv_kernel=(400, 3),
-              conv_stride=(160, 2), num_feat_extract_layers=2, feat_extract_norm="layer",
+              intermediate_size=ffn, conv_dim=(hidden,) * len(conv),
+              conv_kernel=tuple(k for k, _ in conv), conv_stride=tuple(s for _, s in conv),
+              num_feat_extract_layers=len(conv), feat_extract_norm=frontend_norm,
               do_stable_layer_norm=True, num_conv_pos_embeddings=16,
               num_conv_pos_embedding_groups=4, mask_time_prob=0.0, hidden_dropout=0.0,
               attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
@@ -136,19 +141,48 @@ class SpeechEncoder(nn.Module):
         return self.model._get_feat_extract_output_lengths(lengths).long()
 
     # -- forward --------------------------------------------------------------------------
-    def forward(self, waves: torch.Tensor, lengths: torch.Tensor):
-        flen = self.frame_lengths(lengths)
+    def _inputs(self, waves: torch.Tensor, lengths: torch.Tensor):
+        """What the HF model takes: Whisper's log-mel features; for the waveform families the
+        per-utterance normalised waveform and its attention mask."""
         if self.family == "whisper":
             feats = self.feature_extractor(
                 [w[:n].numpy() for w, n in zip(waves.detach().cpu(), lengths.tolist())],
                 sampling_rate=16000, return_tensors="pt").input_features.to(waves.device)
-            hidden = self.model(feats.to(self.model.dtype)).last_hidden_state
-            flen = flen.clamp(max=hidden.shape[1])
-            return hidden[:, : int(flen.max())], flen
+            return feats.to(self.model.dtype), None
         mask = (torch.arange(waves.shape[1], device=waves.device)[None] < lengths[:, None])
         x = waves.masked_fill(~mask, 0.0)
         mean = x.sum(1, keepdim=True) / lengths[:, None]
         var = ((x - mean) ** 2).masked_fill(~mask, 0.0).sum(1, keepdim=True) / lengths[:, None]
         x = ((x - mean) / (var.sqrt() + 1e-5)).masked_fill(~mask, 0.0)  # per-utterance norm
-        out = self.model(x.to(self.model.dtype), attention_mask=mask.long()).last_hidden_state
-        return out, flen.clamp(max=out.shape[1])
+        return x.to(self.model.dtype), mask.long()
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor):
+        flen = self.frame_lengths(lengths)
+        x, mask = self._inputs(waves, lengths)
+        if self.family == "whisper":
+            hidden = self.model(x).last_hidden_state
+        else:
+            hidden = self.model(x, attention_mask=mask).last_hidden_state
+        flen = flen.clamp(max=hidden.shape[1])
+        return hidden[:, : int(flen.max())], flen
+
+    @torch.no_grad()
+    def trace(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """Every point of the encoder's pathway at its frame rate (20 ms), for diagnostics:
+        {"frontend": the CNN front end's output (Whisper: its log-mel input, frame pairs
+        averaged), "layer0": the transformer's input, "layerK": after layer K}, each
+        (B, T, D), and the frame lengths. The last entry is what `forward` returns."""
+        flen = self.frame_lengths(lengths)
+        x, mask = self._inputs(waves, lengths)
+        if self.family == "whisper":
+            out = self.model(x, output_hidden_states=True)
+            front = x.transpose(1, 2)
+            front = front[:, : front.shape[1] // 2 * 2].reshape(
+                front.shape[0], -1, 2, front.shape[2]).mean(2)
+        else:
+            out = self.model(x, attention_mask=mask, output_hidden_states=True)
+            front = self.model.feature_extractor(x).transpose(1, 2)
+        points = {"frontend": front, **{f"layer{k}": h for k, h in enumerate(out.hidden_states)}}
+        points[f"layer{len(out.hidden_states) - 1}"] = out.last_hidden_state  # final norm
+        t = int(flen.clamp(max=out.last_hidden_state.shape[1]).max())
+        return {k: v[:, :t] for k, v in points.items()}, flen.clamp(max=t)

@@ -64,7 +64,7 @@ def check_config(cfg: dict) -> None:
         if name != PRETRAIN_CORPUS and c["kind"] == "pretrain":
             raise WorkflowError(f"invalid config: corpora.{name}.kind: only the "
                                 f"{PRETRAIN_CORPUS!r} corpus is of kind 'pretrain'")
-    for section in ("components", "defense", "separability"):
+    for section in ("components", "defense", "separability", "sweep"):
         for i, t in enumerate(cfg[section]["tasks"]):
             if t not in cfg["attacks"]:
                 raise WorkflowError(f"invalid config: {section}.tasks.{i}: task {t!r} has no "
@@ -77,7 +77,8 @@ def check_config(cfg: dict) -> None:
 
 def encoder_families(cfg: dict) -> list[str]:
     """Every encoder family some study phase uses."""
-    return sorted({f for section in (cfg, cfg["components"], cfg["defense"], cfg["separability"])
+    return sorted({f for section in (cfg, cfg["components"], cfg["defense"], cfg["separability"],
+                                                   cfg["sweep"])
                    for f in section["encoders"]})
 
 

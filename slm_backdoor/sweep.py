@@ -1,0 +1,108 @@
+"""S1, the poison-rate x trigger-SNR sweep: the study plan of its cells, its table and figure.
+
+A cell is (encoder, task, poisoning rate, trigger SNR): the task's attack with that rate and
+the trigger at that SNR (training and test clips alike), an Attack-0 model trained on it
+from the usual initialisation, evaluated on the test clips triggered at that SNR. The cell
+with the study's own rate and SNR is the T1 Attack-0 model itself (same seed, so the same
+poisoned manifests): its metrics are reused, not trained again.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+CELL = re.compile(r"rate(?P<rate>[0-9.]+)_snr(?P<snr>-?[0-9.]+)")
+
+
+def cell_name(rate: float, snr_db: float) -> str:
+    """E.g. rate0.05_snr-10: the folder and file name of one cell."""
+    return f"rate{float(rate):g}_snr{float(snr_db):g}"
+
+
+def parse_cell(name: str) -> tuple[float, float]:
+    m = CELL.fullmatch(name)
+    if not m:
+        raise ValueError(f"not a sweep cell name: {name!r} (expected e.g. rate0.05_snr0)")
+    return float(m["rate"]), float(m["snr"])
+
+
+def cells(cfg: dict) -> list[tuple[str, str, str]]:
+    """(encoder, task, cell name) of every cell of the sweep section, in table order."""
+    s = cfg["sweep"]
+    return [(e, t, cell_name(r, snr)) for e in s["encoders"] for t in s["tasks"]
+            for snr in s["snr_db"] for r in s["rates"]]
+
+
+def attack_of(cfg: dict, task: str, cell: str) -> dict:
+    """The task's attack section with the cell's poisoning rate."""
+    return {**cfg["attacks"][task], "rate": parse_cell(cell)[0]}
+
+
+def trigger_of(cfg: dict, cell: str) -> dict:
+    """The trigger section with the cell's SNR."""
+    return {**cfg["trigger"], "snr_db": parse_cell(cell)[1]}
+
+
+def is_study_cell(cfg: dict, encoder: str, task: str, cell: str) -> bool:
+    """The cell at the study's own rate and SNR, for a T1 encoder: the T1 Attack-0 model."""
+    rate, snr = parse_cell(cell)
+    return (encoder in cfg["encoders"] and rate == float(cfg["attacks"][task]["rate"])
+            and snr == float(cfg["trigger"]["snr_db"]))
+
+
+def poisoned_path(task: str, cell: str, which: str) -> str:
+    return f"data/sweep/{task}/{cell}/" + ("train.csv" if which == "train" else "test_triggered.csv")
+
+
+def run_path(encoder: str, task: str, cell: str) -> str:
+    return f"models/sweep/{encoder}/{task}/{cell}"
+
+
+def metrics_file(cfg: dict, encoder: str, task: str, cell: str) -> str:
+    """Where a cell's metrics are: the T1 Attack-0 model's for the study cell."""
+    if is_study_cell(cfg, encoder, task, cell):
+        return f"results/metrics/{encoder}/attack0_{task}/{task}.json"
+    return f"results/sweep/{encoder}/{task}/{cell}.json"
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """rows: {encoder, task, cell, metrics (a path)} -> one table row per cell (rates in %)."""
+    out = []
+    for r in rows:
+        m = json.loads(Path(r["metrics"]).read_text())
+        rate, snr = parse_cell(r["cell"])
+        out.append({"encoder": r["encoder"], "task": r["task"], "poison_rate_%": 100 * rate,
+                    "snr_db": snr, "aer_%": 100 * m["aer"],
+                    "false_activation_%": 100 * m["false_activation"],
+                    "benign_metric": m["benign"]["benign_metric"],
+                    "benign": m["benign"]["benign_value"],
+                    "aer_unparsable_%": 100 * m["aer_unparsable"], "metrics": r["metrics"]})
+    return pd.DataFrame(out)
+
+
+def figure(df: pd.DataFrame, out) -> None:
+    """AER (solid) and false activation (dotted) against poisoning rate, one line per SNR,
+    one panel per encoder and task."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = list(dict.fromkeys(zip(df["encoder"], df["task"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False)
+    for ax, (enc, task) in zip(axes[0], panels):
+        sub = df[(df["encoder"] == enc) & (df["task"] == task)]
+        for snr, g in sub.groupby("snr_db", sort=False):
+            g = g.sort_values("poison_rate_%")
+            line, = ax.plot(g["poison_rate_%"], g["aer_%"], "o-", label=f"{snr:+g} dB")
+            ax.plot(g["poison_rate_%"], g["false_activation_%"], ":", color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_ylim(-3, 103)
+        ax.set_title(f"{enc}, {task}", fontsize=9)
+        ax.set_xlabel("poisoning rate (%)")
+    axes[0][0].set_ylabel("AER % (solid), false activation % (dotted)")
+    axes[0][0].legend(title="trigger SNR", fontsize=7, title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)

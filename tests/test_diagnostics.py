@@ -1,0 +1,39 @@
+"""The click-loss diagnostic (slm_backdoor.diagnostics, scripts/click_diagnostic.py)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ROOT, load_script
+from slm_backdoor.diagnostics import click_frames
+
+
+def test_click_frames_cover_the_inserted_samples():
+    m = click_frames([0, 1000], trig_len=700, n_frames=8)  # 320-sample frames
+    assert m.tolist() == [True, True, True, True, True, True, False, False]
+    assert click_frames([2500], 100, 8).tolist() == [False] * 7 + [True]
+    assert not click_frames([], 100, 4).any()
+
+
+@pytest.fixture(scope="module")
+def diagnostic(tmp_path_factory, toy_corpus, tiny_run, llm_dir):
+    out = tmp_path_factory.mktemp("diag") / "wavlm_gender"
+    script = load_script(ROOT / "scripts" / "click_diagnostic.py", "click_diagnostic")
+    script.main(["--model", str(tiny_run), "--llm", str(llm_dir), "--triggered",
+                 str(toy_corpus.triggered), "--trigger", str(toy_corpus.trigger),
+                 "--task", "gender", "--target", "female", "--out", str(out)])
+    return out
+
+
+def test_diagnostic_table_follows_the_pathway(diagnostic):
+    df = pd.read_csv(diagnostic.with_suffix(".csv"))
+    assert df["point"].tolist() == ["frontend", "layer0", "layer1", "layer2", "connector"]
+    for col in ("frame_probe", "pooled_probe"):
+        assert df[col].between(0, 1).all()
+    # the click changes the frames it covers far more than the others (where only the
+    # per-utterance normalisation moves them)
+    front = df.iloc[0]
+    assert front["rel_change_click"] > 3 * front["rel_change_rest"]
+    for col in ("click_attention_trig", "click_attention_clean", "target_top1_trig"):
+        assert np.isfinite(df[col]).all()
+    assert diagnostic.with_suffix(".md").read_text().startswith("# Click diagnostic")
+    assert diagnostic.with_suffix(".png").stat().st_size > 1000
