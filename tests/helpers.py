@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from slm_backdoor import study
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "workflow/profiles/smoke/params.yaml"
-T1 = "results/tables/T1_base_attack.csv"
+T1 = study.T1_TABLES[0]
 
 
 def load_script(path: Path, name: str):

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from helpers import ROOT, SMOKE, T1, job_counts, merged, snakemake
+from slm_backdoor import study
 
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
@@ -138,9 +139,9 @@ def test_smoke_profile_end_to_end(smoke_run):
     for enc in cfg["encoders"]:
         for task, attack in cfg["attacks"].items():
             for run in (f"attack0_{task}", f"clean_{attack['corpus']}"):
-                m = json.loads((work / f"results/metrics/{enc}/{run}/{task}.json").read_text())
+                m = json.loads((work / study.metrics_path(enc, run, task)).read_text())
                 assert m["task"] == task and "aer" in m and "benign" in m
-            audit = json.loads((work / f"models/runs/{enc}/attack0_{task}/trainable.json").read_text())
+            audit = json.loads((work / study.run_dir(enc, f"attack0_{task}") / "trainable.json").read_text())
             assert all(audit[c]["changed"] for c in ("encoder", "connector", "lora"))
             assert not audit["llm_base"]["changed"]
     for rule in (r for r in STUDY_ORDER[1:] if r not in REAL_DATA_RULES):
@@ -156,7 +157,7 @@ def test_smoke_profile_end_to_end(smoke_run):
 
     # (d) naming the T1 table builds only what it needs: with one metrics file and the table
     # lost, one evaluation and the table (nothing upstream, no rule all).
-    (work / "results/metrics/wavlm/attack0_gender/gender.json").unlink()
+    (work / study.metrics_path("wavlm", "attack0_gender", "gender")).unlink()
     (work / T1).unlink()
     r = snakemake(work, "--cores", "2", T1, "--configfile", SMOKE, timeout=600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
@@ -169,7 +170,7 @@ def test_a_named_target_plans_only_its_own_chain(dry_dir):
     r = snakemake(dry_dir, "-n", "data/poisoned/gender/train.csv")
     assert job_counts(r.stdout + r.stderr) == {"synthesize": 1, "trigger": 1, "poison": 1}
     assert "data/manifests/celeb/train.csv" in r.stdout
-    r = snakemake(dry_dir, "-n", "results/metrics/wavlm/attack0_gender/gender.json")
+    r = snakemake(dry_dir, "-n", study.metrics_path("wavlm", "attack0_gender", "gender"))
     n_corpora = len(merged()["corpora"])
     assert job_counts(r.stdout + r.stderr) == {
         "synthesize": n_corpora - 1, "synthesize_pretrain": 1, "trigger": 1, "poison": 1,
