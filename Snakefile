@@ -12,7 +12,7 @@
 # this file: synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
 # pretrain_encoder, align, train (T1 clean / Attack-0 models), train_components (T2:
 # encoder-only, connector-only, adapter-only...), evaluate, evaluate_on, defend (T3),
-# separability (T4), tabulate_t1..t4, all. The study plan behind the rules (run names,
+# separability (T4), tabulate_t1..t4 (and figure_t3, the T3 curve), all. The study plan behind the rules (run names,
 # paths, run specs, config checks) is slm_backdoor/study.py. Params: params.yaml, checked
 # against workflow/schemas/params.schema.yaml; DVC's view of the same chain: dvc.yaml.
 import json

@@ -121,6 +121,8 @@ def test_each_table_has_its_own_target(dry_dir):  # noqa: F811
     counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", T3)))
     assert counts["tabulate_t3"] == 1 and counts["defend"] > 0
     assert not {"all", "tabulate_t1", "tabulate_t2", "tabulate_t4", "separability"} & set(counts)
+    counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", study.T3_FIGURE)))
+    assert counts["figure_t3"] == 1 and counts["defend"] > 0 and "tabulate_t3" not in counts
     counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", T4)))
     assert not {"defend", "evaluate", "evaluate_on", "tabulate_t1"} & set(counts)
     assert counts["separability"] > 0
@@ -136,7 +138,7 @@ def test_a_defense_parameter_reruns_only_the_defense(smoke_run, tmp_path):
     d = cfg["defense"]
     n_def = len(d["starts"]) * len(d["methods"]) * sum(1 + (t in d["cross"]) for t in d["tasks"])
     assert counts["defend"] == n_def
-    assert set(counts) == {"defend", "evaluate", "evaluate_on", "tabulate_t3", "all"}
+    assert set(counts) == {"defend", "evaluate", "evaluate_on", "tabulate_t3", "figure_t3", "all"}
 
 
 def test_report_holds_every_table_and_figure(smoke_run, tmp_path):

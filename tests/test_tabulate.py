@@ -154,3 +154,16 @@ def test_subset_of_tasks_and_encoders(metrics_root, tmp_path):
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert [(r["encoder"], r["task"], r["dataset"]) for r in rows] == [("hubert", "gender", "celeb")]
+
+
+def test_paper_reference_numbers_come_with_their_sources():
+    """slm_backdoor/data/paper_reference.yaml (shipped with the package): each table's rows
+    and where they are from; the tables read them in their own units."""
+    from slm_backdoor import tables
+    ref = tables.paper_reference()
+    assert set(ref) == {"t1", "t2", "t3", "t4"}
+    assert all("Fortier" in ref[t]["source"] and ref[t]["rows"] for t in ref)
+    assert tables.PAPER_T1[("wavlm", "emotion")] == (0.937, 0.642)
+    assert tables.PAPER_T2[("0", "age")] == tables.PAPER_T1[("wavlm", "age")]
+    assert tables.PAPER_T3[("3.E", "partial", "in", "emotion")] == 0.9544
+    assert tables.PAPER_T4[("attack0", "asr", "encoder")] == 0.62

@@ -16,7 +16,7 @@ from slm_backdoor import study
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
                "train_components", "evaluate", "evaluate_on", "defend", "separability", "tabulate_t1", "tabulate_t2",
-               "tabulate_t3", "tabulate_t4"]
+               "tabulate_t3", "figure_t3", "tabulate_t4"]
 REAL_DATA_RULES = {"download_librispeech", "prepare_corpus"}  # no jobs with synthetic corpora
 
 
@@ -43,7 +43,8 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
         # cross-dataset benign metric of each cross defense and of its start model
         "evaluate_on": n_starts * n_cross * (len(d["methods"]) + 1),
         "separability": len(sep["encoders"]) * len(sep["tasks"]) * len(sep["runs"]),
-        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "tabulate_t4": 1, "all": 1}
+        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "figure_t3": 1,
+        "tabulate_t4": 1, "all": 1}
     # T1-T4 are the default target: rule all asks for them, tabulate_t1 makes T1.
     assert re.search(r"rule all:\n\s+input: [^\n]*" + re.escape(T1), out)
     assert re.search(r"rule tabulate_t1:\n\s+input: [^\n]*\n\s+output: " + re.escape(T1), out)
