@@ -43,6 +43,7 @@ def read_run(work, enc, run):
             json.loads((work / study.lineage(study.run_dir(enc, run))).read_text()))
 
 
+@pytest.mark.e2e
 def test_each_component_configuration_loads_freezes_and_trains_what_it_should(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     for enc in cfg["components"]["encoders"]:
@@ -60,6 +61,7 @@ def test_each_component_configuration_loads_freezes_and_trains_what_it_should(sm
                                  else f"data/manifests/{corpus}/train.csv"), name
 
 
+@pytest.mark.e2e
 def test_defense_runs_start_from_the_backdoored_model_and_record_their_curve(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     d = cfg["defense"]
@@ -85,6 +87,7 @@ def test_defense_runs_start_from_the_backdoored_model_and_record_their_curve(smo
                         assert all(0 <= p["aer"] <= 1 for p in hist["probe"])
 
 
+@pytest.mark.e2e
 def test_t2_t3_t4_tables(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     comp, d, sep = cfg["components"], cfg["defense"], cfg["separability"]
@@ -128,6 +131,7 @@ def test_each_table_has_its_own_target(dry_dir):  # noqa: F811
     assert counts["separability"] > 0
 
 
+@pytest.mark.e2e
 def test_a_defense_parameter_reruns_only_the_defense(smoke_run, tmp_path):
     work, cfg = smoke_run.work, merged(SMOKE)
     overlay = tmp_path / "defense.yaml"
@@ -141,6 +145,7 @@ def test_a_defense_parameter_reruns_only_the_defense(smoke_run, tmp_path):
     assert set(counts) == {"defend", "evaluate", "evaluate_on", "tabulate_t3", "figure_t3", "all"}
 
 
+@pytest.mark.e2e
 def test_report_holds_every_table_and_figure(smoke_run, tmp_path):
     work = smoke_run.work
     report = tmp_path / "report.html"

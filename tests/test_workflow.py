@@ -117,6 +117,7 @@ def test_schema_accepts_the_shipped_configs():
 
 # -- (c, d) the smoke profile end to end -----------------------------------------------------
 
+@pytest.mark.e2e
 def test_smoke_profile_end_to_end(smoke_run):
     work = smoke_run.work  # run once per session (conftest), shared with test_crash_safety
     cfg = merged(SMOKE)
