@@ -23,7 +23,6 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 
 from slm_backdoor import tables  # noqa: E402
 from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
-from slm_backdoor.tables import T1_COLUMNS  # noqa: E402,F401  (the T1 header, for the tests)
 
 TITLES = {"t1": "T1 base attack (Attack 0)", "t2": "T2 component-wise analysis",
           "t3": "T3 fine-tuning defense", "t4": "T4 separability of clean and triggered clips"}
