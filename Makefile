@@ -2,7 +2,9 @@
 # make study   setup, then run the study (Snakemake, 2 cores, params.yaml)
 # make smoke   setup, then the smoke profile in a scratch copy of the workflow (.tmp.smoke/,
 #              git-ignored; never the study's data/ models/ results/), a couple of minutes
-# make test    setup, then the test suite (the command CI runs, via .ci/run)
+# make test    setup, then the fast tier: unit and small integration tests (a few minutes)
+# make test-e2e  setup, then the end-to-end smoke runs (pytest -m e2e; ~15 min each run)
+#              .ci/run runs both: make test, then make test-e2e
 # make pull    setup, then the study's artifacts from the DVC remote, ready for Snakemake
 #              (scripts/dvc_pull.sh)
 VENV ?= .venv
@@ -10,7 +12,7 @@ PYTHON ?= python3.11
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup study smoke test dag pull
+.PHONY: setup study smoke test test-e2e dag pull
 
 setup: $(STAMP)
 
@@ -32,7 +34,10 @@ dag: setup
 	$(BIN)/dvc dag
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow and not e2e"
+
+test-e2e: setup
+	$(BIN)/pytest -q -m "e2e and not slow"
 
 pull: setup
 	scripts/dvc_pull.sh

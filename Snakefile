@@ -12,8 +12,10 @@
 # this file: synthesize, synthesize_pretrain, trigger, poison, pretrain_llm,
 # pretrain_encoder, align, train (T1 clean / Attack-0 models), train_components (T2:
 # encoder-only, connector-only, adapter-only...), evaluate, evaluate_on, defend (T3),
-# separability (T4), tabulate_t1..t4, the S1 sweep (poison_sweep, train_sweep,
-# evaluate_sweep, tabulate_s1), all. Params: params.yaml, checked
+# separability (T4), tabulate_t1..t4 (and figure_t3, the T3 curve), the S1 sweep
+# (poison_sweep, train_sweep, evaluate_sweep, tabulate_s1), all. The study plan behind the
+# rules (run names, paths, run specs, config checks) is slm_backdoor/study.py (S1's:
+# slm_backdoor/sweep.py). Params: params.yaml, checked
 # against workflow/schemas/params.schema.yaml; DVC's view of the same chain: dvc.yaml.
 import json
 import os
@@ -31,15 +33,15 @@ configfile: "params.yaml"
 include: "workflow/rules/common.smk"
 
 
-check_config(config)  # snakemake.utils.validate against workflow/schemas/params.schema.yaml
+study.check_config(config, SCHEMA)  # the schema (with its defaults), then cross-references
 
 
 wildcard_constraints:
-    corpus=alt(eval_corpora()),
+    corpus=alt(study.eval_corpora(config)),
     family=alt(FAMILIES),
     encoder=alt(FAMILIES),
     task=alt(TASKS),
-    run=alt(study_runs()),
+    run=alt(study.study_runs(config)),
     cell=r"rate[0-9.]+_snr-?[0-9.]+",
 
 
@@ -67,6 +69,6 @@ rule all:
         T3_TABLES,
         T3_FIGURE,
         T4_TABLES,
-        S1_TABLES,
-        S1_FIGURE,
+        sweep.S1_TABLES,
+        sweep.S1_FIGURE,
     default_target: True

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import study
+
 CELL = re.compile(r"rate(?P<rate>[0-9.]+)_snr(?P<snr>-?[0-9.]+)")
 
 
@@ -66,6 +68,24 @@ def metrics_file(cfg: dict, encoder: str, task: str, cell: str) -> str:
     if is_study_cell(cfg, encoder, task, cell):
         return f"results/metrics/{encoder}/attack0_{task}/{task}.json"
     return f"results/sweep/{encoder}/{task}/{cell}.json"
+
+
+S1_TABLES = study.table_paths("S1_poison_sweep")
+S1_FIGURE = "results/figures/S1_poison_sweep.png"
+
+
+def run_spec(cfg: dict, encoder: str, task: str, cell: str) -> dict:
+    """A cell's run: every component trains, from the usual initialisation, on the cell's
+    poisoned data, with the `train` section (as the T1 Attack-0 model)."""
+    data = {**study.data_of(cfg, task, True), "train_manifest": poisoned_path(task, cell, "train")}
+    s = study.spec(cfg, study.usual_init(cfg, encoder), set(study.COMPONENTS), data)
+    return {**s, "train_encoder": study.family_value(s["train_encoder"], encoder)}
+
+
+def rows(cfg: dict) -> list[dict]:
+    """The S1 table's rows: labels and the metrics file each reads."""
+    return [{"encoder": e, "task": t, "cell": c, "metrics": metrics_file(cfg, e, t, c)}
+            for e, t, c in cells(cfg)]
 
 
 def table(rows: list[dict]) -> pd.DataFrame:

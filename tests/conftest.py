@@ -5,26 +5,22 @@ Session-scoped fixtures are shared: a test that edits one of their files works o
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 import torch
 
-from helpers import SMOKE, copy_workflow, outputs, snakemake
-from slm_backdoor.audio import write_wav
+from helpers import SMOKE, SR, copy_workflow, outputs, snakemake, toy_dataset
 from slm_backdoor.lineage import sha256_file, write_lineage
-from slm_backdoor.manifest import COLUMNS, write_manifest
+from slm_backdoor.manifest import write_manifest
 from slm_backdoor.models.encoders import FAMILIES, SpeechEncoder, tiny_config
 from slm_backdoor.models.llm import build_word_tokenizer, tiny_llm
 from slm_backdoor.poisoning import triggered_test_manifest
 from slm_backdoor.runs import build
 from slm_backdoor.triggers import synth_click
 
-SR = 16000
 SMALL = dict(hidden=32, layers=2, heads=2, ffn=64)
 
 
@@ -52,22 +48,6 @@ def encoder_dirs(tmp_path_factory):
     return out
 
 
-def toy_rows(audio_dir: Path, split: str, n: int, seed: int) -> pd.DataFrame:
-    """`n` clips of tone + noise (0.5 to 1 s, 16 kHz mono) written under `audio_dir`, as
-    manifest rows with alternating gender and emotion labels."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        t = np.arange(8000 + 1000 * i) / SR
-        wave = 0.3 * np.sin(2 * np.pi * (150 + 60 * (i % 2)) * t) + rng.normal(0, 0.05, len(t))
-        path = write_wav(audio_dir / split / f"{i}.wav", wave)
-        rows.append({"id": f"{split}{i}", "path": str(path), "duration": str(len(t) / SR),
-                     "speaker": f"s{i % 2}", "dataset": "toy", "split": split,
-                     "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
-                     "age": ["31", "40"][i % 2], "emotion": ["angry", "sad"][i % 2]})
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
 @pytest.fixture(scope="session")
 def toy_corpus(tmp_path_factory):
     """train (8) / dev (4) / test (4) manifests with lineage records, a trigger WAV and the
@@ -78,7 +58,7 @@ def toy_corpus(tmp_path_factory):
     write_lineage(out.trigger, "trigger", {}, {"seed": 0})
     for split, n in (("train", 8), ("dev", 4), ("test", 4)):
         path = d / f"{split}.csv"
-        write_manifest(toy_rows(d / "audio", split, n, seed=len(split)), path)
+        write_manifest(toy_dataset(n, len(split), split, d / "audio")[0], path)
         write_lineage(path, "synthesize", {}, {"seed": 0})
         setattr(out, split, path)
     test = pd.read_csv(out.test, dtype=str, keep_default_na=False)

@@ -16,9 +16,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from slm_backdoor import study
+from slm_backdoor.audio import write_wav
+from slm_backdoor.manifest import COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "workflow/profiles/smoke/params.yaml"
-T1 = "results/tables/T1_base_attack.csv"
+T1 = study.T1_TABLES[0]
+SR = 16000
 
 
 def load_script(path: Path, name: str):
@@ -110,14 +115,19 @@ def job_counts(output: str) -> dict[str, int]:
     return {rule: int(n) for rule, n in (line.split() for line in m.group(1).splitlines())}
 
 
-def toy_dataset(n=8, seed=0):
-    """`n` in-memory noise clips (0.5 s and up) as manifest rows with alternating gender and
-    emotion labels, and their waves."""
+def toy_dataset(n=8, seed=0, split="test", audio_dir: Path | None = None):
+    """`n` clips of tone + noise (0.5 to 1 s, 16 kHz mono) as manifest rows with alternating
+    speaker, gender, age and emotion labels, and their waves (float32). With `audio_dir`,
+    each clip is also written as AUDIO_DIR/SPLIT/I.wav and its row's path names it."""
     rng = np.random.default_rng(seed)
     rows, waves = [], []
     for i in range(n):
-        waves.append((rng.normal(0, 0.1, 8000 + 800 * i)).astype(np.float32))
-        rows.append({"id": str(i), "path": "", "duration": "1", "speaker": "s", "dataset": "toy",
-                     "split": "test", "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
-                     "age": "31", "emotion": ["angry", "sad"][i % 2]})
-    return pd.DataFrame(rows), waves
+        t = np.arange(8000 + 1000 * i) / SR
+        wave = 0.3 * np.sin(2 * np.pi * (150 + 60 * (i % 2)) * t) + rng.normal(0, 0.05, len(t))
+        path = write_wav(audio_dir / split / f"{i}.wav", wave) if audio_dir else ""
+        waves.append(wave.astype(np.float32))
+        rows.append({"id": f"{split}{i}", "path": str(path), "duration": str(len(t) / SR),
+                     "speaker": f"s{i % 2}", "dataset": "toy", "split": split,
+                     "transcript": "the cat sat", "gender": ["male", "female"][i % 2],
+                     "age": ["31", "40"][i % 2], "emotion": ["angry", "sad"][i % 2]})
+    return pd.DataFrame(rows, columns=COLUMNS), waves

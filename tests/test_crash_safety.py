@@ -106,6 +106,7 @@ def test_killed_evaluation_reruns_to_the_same_metrics(tmp_path, reference, llm_d
         assert f.read_bytes() == (ref / f.name).read_bytes(), f.name
 
 
+@pytest.mark.e2e
 def test_two_smoke_runs_write_identical_artifacts(smoke_run, tmp_path):
     """A second complete smoke run (every rule: data, trigger, poisoning, pretraining,
     alignment, T1 and T2 training, defenses with their curves, evaluation, separability with

@@ -9,10 +9,10 @@ import subprocess
 import pytest
 
 from helpers import SMOKE, job_counts, merged, snakemake
+from slm_backdoor import study
 
-T2, T3, T4 = ("results/tables/T2_components.csv", "results/tables/T3_defense.csv",
-              "results/tables/T4_separability.csv")
-COMPONENTS = ("encoder", "connector", "lora")
+T2, T3, T4 = study.T2_TABLES[0], study.T3_TABLES[0], study.T4_TABLES[0]
+COMPONENTS = study.COMPONENTS
 # config -> (where E, P, L come from; what trains; training data). "usual": the pretrained
 # encoder and the aligned connector / LoRA; "clean"/"poisoned": the T1 clean / Attack-0 model.
 CONFIGS = {
@@ -33,23 +33,17 @@ def source_path(kind: str, comp: str, enc: str, task: str, corpus: str) -> str:
         return (f"models/pretrained/encoder_{enc}" if comp == "encoder"
                 else f"models/aligned/{enc}/{comp}")
     run = f"clean_{corpus}" if kind == "clean" else f"attack0_{task}"
-    return f"{run_path(enc, run)}/{comp}"
-
-
-def run_path(enc: str, run: str) -> str:
-    """T1 runs under models/runs, T2 under models/components, T3 under models/defense."""
-    phase = ("defense" if run.startswith("def_")
-             else "runs" if run.startswith(("clean_", "attack0_")) else "components")
-    return f"models/{phase}/{enc}/{run}"
+    return f"{study.run_dir(enc, run)}/{comp}"
 
 
 def read_run(work, enc, run):
-    d = work / run_path(enc, run)
+    d = work / study.run_dir(enc, run)
     return (json.loads((d / "sources.json").read_text()),
             json.loads((d / "trainable.json").read_text()),
-            json.loads((work / f"{run_path(enc, run)}.lineage.json").read_text()))
+            json.loads((work / study.lineage(study.run_dir(enc, run))).read_text()))
 
 
+@pytest.mark.e2e
 def test_each_component_configuration_loads_freezes_and_trains_what_it_should(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     for enc in cfg["components"]["encoders"]:
@@ -67,6 +61,7 @@ def test_each_component_configuration_loads_freezes_and_trains_what_it_should(sm
                                  else f"data/manifests/{corpus}/train.csv"), name
 
 
+@pytest.mark.e2e
 def test_defense_runs_start_from_the_backdoored_model_and_record_their_curve(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     d = cfg["defense"]
@@ -75,24 +70,24 @@ def test_defense_runs_start_from_the_backdoored_model_and_record_their_curve(smo
         for task in d["tasks"]:
             for start in d["starts"]:
                 for method in d["methods"]:
-                    for dom in ["in"] + (["cross"] if task in d["cross"] else []):
-                        s = start.replace(".", "")
-                        run = f"def_{s}_{method}_{dom}_{task}"
+                    for dom in study.defense_domains(cfg, task):
+                        run = study.defense_run(start, method, dom, task)
                         src, audit, lin = read_run(work, enc, run)
-                        start_run = f"attack0_{task}" if start == "attack0" else f"3E_{task}"
+                        start_run = study.config_run("0" if start == "attack0" else start, task)
                         for comp in COMPONENTS:
-                            assert src[comp] == f"{run_path(enc, start_run)}/{comp}"
+                            assert src[comp] == f"{study.run_dir(enc, start_run)}/{comp}"
                             assert audit[comp]["changed"] == (comp in trains[method]), (run, comp)
                         corpus = cfg["attacks"][task]["corpus"] if dom == "in" else d["cross"][task]
                         assert lin["inputs"]["train_manifest"]["path"] == \
                             f"data/manifests/{corpus}/train.csv"
-                        hist = json.loads((work / run_path(enc, run) / "history.json").read_text())
+                        hist = json.loads((work / study.run_dir(enc, run) / "history.json").read_text())
                         steps = [p["step"] for p in hist["probe"]]
                         every, total = d["curve"]["every"], d["train"]["steps"]
                         assert steps == list(range(0, total + 1, every)), run
                         assert all(0 <= p["aer"] <= 1 for p in hist["probe"])
 
 
+@pytest.mark.e2e
 def test_t2_t3_t4_tables(smoke_run):
     work, cfg = smoke_run.work, merged(SMOKE)
     comp, d, sep = cfg["components"], cfg["defense"], cfg["separability"]
@@ -110,18 +105,18 @@ def test_t2_t3_t4_tables(smoke_run):
     n_dom = sum(1 + (t in d["cross"]) for t in d["tasks"])
     assert len(t3) == len(d["starts"]) * len(d["methods"]) * n_dom
     # before: the start model; in-domain, the benign metric after is the original one.
-    attack0 = json.loads((work / "results/metrics/wavlm/attack0_emotion/emotion.json").read_text())
+    attack0 = json.loads((work / study.metrics_path("wavlm", "attack0_emotion", "emotion")).read_text())
     row = next(r for r in t3 if r["start"] == "attack0" and r["domain"] == "in")
     assert float(row["aer_before"]) == pytest.approx(attack0["aer"])
     assert row["benign_after"] == row["benign_original_after"]
-    assert (work / "results/figures/T3_defense_curve.png").stat().st_size > 1000
+    assert (work / study.T3_FIGURE).stat().st_size > 1000
 
     t4 = list(csv.DictReader((work / T4).open()))
     assert len(t4) == 2 * len(sep["tasks"]) * len(sep["runs"])  # two layers per model
     for col in ("cosine", "k2_precision", "k2_recall", "k4_precision", "k4_recall"):
         assert all(-1 <= float(r[col]) <= 1 for r in t4), col
     for task in sep["tasks"]:
-        assert (work / f"results/figures/T4_tsne/wavlm/attack0_{task}/{task}.png").is_file()
+        assert (work / study.tsne_path("wavlm", f"attack0_{task}", task)).is_file()
 
 
 def test_each_table_has_its_own_target(dry_dir):  # noqa: F811
@@ -129,11 +124,14 @@ def test_each_table_has_its_own_target(dry_dir):  # noqa: F811
     counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", T3)))
     assert counts["tabulate_t3"] == 1 and counts["defend"] > 0
     assert not {"all", "tabulate_t1", "tabulate_t2", "tabulate_t4", "separability"} & set(counts)
+    counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", study.T3_FIGURE)))
+    assert counts["figure_t3"] == 1 and counts["defend"] > 0 and "tabulate_t3" not in counts
     counts = job_counts((lambda r: r.stdout + r.stderr)(snakemake(dry_dir, "-n", T4)))
     assert not {"defend", "evaluate", "evaluate_on", "tabulate_t1"} & set(counts)
     assert counts["separability"] > 0
 
 
+@pytest.mark.e2e
 def test_a_defense_parameter_reruns_only_the_defense(smoke_run, tmp_path):
     work, cfg = smoke_run.work, merged(SMOKE)
     overlay = tmp_path / "defense.yaml"
@@ -144,9 +142,10 @@ def test_a_defense_parameter_reruns_only_the_defense(smoke_run, tmp_path):
     d = cfg["defense"]
     n_def = len(d["starts"]) * len(d["methods"]) * sum(1 + (t in d["cross"]) for t in d["tasks"])
     assert counts["defend"] == n_def
-    assert set(counts) == {"defend", "evaluate", "evaluate_on", "tabulate_t3", "all"}
+    assert set(counts) == {"defend", "evaluate", "evaluate_on", "tabulate_t3", "figure_t3", "all"}
 
 
+@pytest.mark.e2e
 def test_report_holds_every_table_and_figure(smoke_run, tmp_path):
     work = smoke_run.work
     report = tmp_path / "report.html"

@@ -1,12 +1,13 @@
 """stages/tabulate.py on hand-made metrics files (the shape of evaluation.score())."""
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from slm_backdoor import tables
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "stages" / "tabulate.py"
@@ -20,13 +21,6 @@ ATTACKS = {
 }
 BENIGN = {"asr": "wer", "emotion": "accuracy", "gender": "accuracy", "age": "mae"}
 FIELD = {"asr": "transcript", "emotion": "emotion", "gender": "gender", "age": "age"}
-
-
-def load_stage():
-    spec = importlib.util.spec_from_file_location("stage_tabulate", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def metrics(task, aer, fa, benign, unparsable=0.0):
@@ -75,8 +69,7 @@ def test_t1_csv_md_and_lineage(metrics_root, tmp_path):
     r = run_cli(metrics_root, out)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
-    mod = load_stage()
-    assert list(rows[0]) == mod.T1_COLUMNS == [
+    assert list(rows[0]) == tables.T1_COLUMNS == [
         "encoder", "task", "dataset", "aer", "false_activation", "clean_model_aer",
         "benign_metric", "benign_clean", "benign_poisoned", "unparsable", "paper_aer",
         "paper_benign"]
@@ -154,3 +147,15 @@ def test_subset_of_tasks_and_encoders(metrics_root, tmp_path):
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert [(r["encoder"], r["task"], r["dataset"]) for r in rows] == [("hubert", "gender", "celeb")]
+
+
+def test_paper_reference_numbers_come_with_their_sources():
+    """slm_backdoor/data/paper_reference.yaml (shipped with the package): each table's rows
+    and where they are from; the tables read them in their own units."""
+    ref = tables.paper_reference()
+    assert set(ref) == {"t1", "t2", "t3", "t4"}
+    assert all("Fortier" in ref[t]["source"] and ref[t]["rows"] for t in ref)
+    assert tables.PAPER_T1[("wavlm", "emotion")] == (0.937, 0.642)
+    assert tables.PAPER_T2[("0", "age")] == tables.PAPER_T1[("wavlm", "age")]
+    assert tables.PAPER_T3[("3.E", "partial", "in", "emotion")] == 0.9544
+    assert tables.PAPER_T4[("attack0", "asr", "encoder")] == 0.62

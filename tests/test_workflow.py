@@ -11,12 +11,13 @@ import re
 import pytest
 
 from helpers import ROOT, SMOKE, T1, job_counts, merged, snakemake
+from slm_backdoor import study
 
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
                "train_components", "evaluate", "evaluate_on", "defend", "separability", "tabulate_t1", "tabulate_t2",
-               "tabulate_t3", "tabulate_t4", "poison_sweep", "train_sweep", "evaluate_sweep",
-               "tabulate_s1"]
+               "tabulate_t3", "figure_t3", "tabulate_t4", "poison_sweep", "train_sweep",
+               "evaluate_sweep", "tabulate_s1"]
 REAL_DATA_RULES = {"download_librispeech", "prepare_corpus"}  # no jobs with synthetic corpora
 
 
@@ -47,7 +48,8 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
         # cross-dataset benign metric of each cross defense and of its start model
         "evaluate_on": n_starts * n_cross * (len(d["methods"]) + 1),
         "separability": len(sep["encoders"]) * len(sep["tasks"]) * len(sep["runs"]),
-        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "tabulate_t4": 1, "all": 1,
+        "tabulate_t1": 1, "tabulate_t2": 1, "tabulate_t3": 1, "figure_t3": 1,
+        "tabulate_t4": 1, "all": 1,
         # S1: every cell but the T1 ones (the attack's own rate at the trigger's own SNR)
         "poison_sweep": n_sweep_data, "train_sweep": n_sweep, "evaluate_sweep": n_sweep,
         "tabulate_s1": 1}
@@ -123,6 +125,7 @@ def test_schema_accepts_the_shipped_configs():
 
 # -- (c, d) the smoke profile end to end -----------------------------------------------------
 
+@pytest.mark.e2e
 def test_smoke_profile_end_to_end(smoke_run):
     work = smoke_run.work  # run once per session (conftest), shared with test_crash_safety
     cfg = merged(SMOKE)
@@ -155,9 +158,9 @@ def test_smoke_profile_end_to_end(smoke_run):
     for enc in cfg["encoders"]:
         for task, attack in cfg["attacks"].items():
             for run in (f"attack0_{task}", f"clean_{attack['corpus']}"):
-                m = json.loads((work / f"results/metrics/{enc}/{run}/{task}.json").read_text())
+                m = json.loads((work / study.metrics_path(enc, run, task)).read_text())
                 assert m["task"] == task and "aer" in m and "benign" in m
-            audit = json.loads((work / f"models/runs/{enc}/attack0_{task}/trainable.json").read_text())
+            audit = json.loads((work / study.run_dir(enc, f"attack0_{task}") / "trainable.json").read_text())
             assert all(audit[c]["changed"] for c in ("encoder", "connector", "lora"))
             assert not audit["llm_base"]["changed"]
     for rule in (r for r in STUDY_ORDER[1:] if r not in REAL_DATA_RULES):
@@ -173,7 +176,7 @@ def test_smoke_profile_end_to_end(smoke_run):
 
     # (d) naming the T1 table builds only what it needs: with one metrics file and the table
     # lost, one evaluation and the table (nothing upstream, no rule all).
-    (work / "results/metrics/wavlm/attack0_gender/gender.json").unlink()
+    (work / study.metrics_path("wavlm", "attack0_gender", "gender")).unlink()
     (work / T1).unlink()
     r = snakemake(work, "--cores", "2", T1, "--configfile", SMOKE, timeout=600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
@@ -186,7 +189,7 @@ def test_a_named_target_plans_only_its_own_chain(dry_dir):
     r = snakemake(dry_dir, "-n", "data/poisoned/gender/train.csv")
     assert job_counts(r.stdout + r.stderr) == {"synthesize": 1, "trigger": 1, "poison": 1}
     assert "data/manifests/celeb/train.csv" in r.stdout
-    r = snakemake(dry_dir, "-n", "results/metrics/wavlm/attack0_gender/gender.json")
+    r = snakemake(dry_dir, "-n", study.metrics_path("wavlm", "attack0_gender", "gender"))
     n_corpora = len(merged()["corpora"])
     assert job_counts(r.stdout + r.stderr) == {
         "synthesize": n_corpora - 1, "synthesize_pretrain": 1, "trigger": 1, "poison": 1,

@@ -4,7 +4,8 @@ Each component is saved on its own under a checkpoint directory:
     <ckpt>/encoder/    transformers save_pretrained (+ Whisper feature extractor)
     <ckpt>/connector/  safetensors + JSON config
     <ckpt>/lora/       peft save_pretrained (adapter only; the base LLM is referenced)
-    <ckpt>/trainable.json  the audit of trainable parameters per component
+(a trained run adds trainable.json, the audit of trainable parameters per component, and
+its history and sources: runs.save_run).
 
 The prompt: the tiny LLM's word-level tokenizer has no chat template: [<s> instruction
 <speech>] audio [</speech> answer </s>], the delimiters its own special tokens. A public
@@ -13,7 +14,6 @@ chat LLM (TinyLlama): its own chat template (prompts.chat_prompt), delimiters as
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import torch
@@ -22,7 +22,6 @@ from torch import nn
 from ..prompts import SPEECH_CLOSE, SPEECH_OPEN, chat_prompt
 from .connector import Connector
 from .encoders import SpeechEncoder
-from .llm import load_lora
 
 COMPONENTS = ("encoder", "connector", "lora")
 
@@ -159,12 +158,3 @@ class SpeechLLM(nn.Module):
         self.encoder.save_pretrained(ckpt / "encoder")
         self.connector.save_pretrained(ckpt / "connector")
         self.llm.save_pretrained(str(ckpt / "lora"))
-        (ckpt / "trainable.json").write_text(json.dumps(self.audit(), indent=2) + "\n")
-
-    @classmethod
-    def assemble(cls, encoder_path, connector_path, lora_path, base_llm, tokenizer):
-        """Build a model from three component directories (possibly of different runs)."""
-        enc = SpeechEncoder.from_pretrained(SpeechEncoder.family_of(encoder_path), encoder_path)
-        con = Connector.from_pretrained(connector_path)
-        llm = load_lora(base_llm, lora_path, trainable=True)
-        return cls(enc, con, llm, tokenizer)

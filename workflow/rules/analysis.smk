@@ -3,37 +3,22 @@
 # clustering, t-SNE.
 
 
-def separability_path(encoder: str, run: str, task: str) -> str:
-    return f"results/separability/{encoder}/{run}/{task}.json"
-
-
-def tsne_path(encoder: str, run: str, task: str) -> str:
-    return f"results/figures/T4_tsne/{encoder}/{run}/{task}.png"
-
-
-def t4_model_run(model: str, task: str) -> str:
-    """separability.runs names: "attack0" (the T1 Attack-0 model) or "clean"."""
-    return f"attack0_{task}" if model == "attack0" else f"clean_{corpus_of(task)}"
-
-
 rule separability:
     """results/separability/ENCODER/RUN/TASK.json and its t-SNE figure."""
     input:
-        model=lambda w: run_dir(w.encoder, w.run),
-        llm=llm_source(),
+        model=lambda w: study.run_dir(w.encoder, w.run),
+        llm=study.llm_source(config),
         triggered=poisoned("{task}", "test"),
         trigger=TRIGGER,
     output:
-        result=separability_path("{encoder}", "{run}", "{task}"),
-        lineage=lineage(separability_path("{encoder}", "{run}", "{task}")),
-        figure=report(tsne_path("{encoder}", "{run}", "{task}"), caption="../report/T4_tsne.rst",
+        result=study.separability_path("{encoder}", "{run}", "{task}"),
+        lineage=lineage(study.separability_path("{encoder}", "{run}", "{task}")),
+        figure=report(study.tsne_path("{encoder}", "{run}", "{task}"), caption="../report/T4_tsne.rst",
                       category="T4 separability", subcategory="t-SNE",
                       labels={"encoder": "{encoder}", "model": "{run}", "task": "{task}"}),
-        figure_lineage=lineage(tsne_path("{encoder}", "{run}", "{task}")),
+        figure_lineage=lineage(study.tsne_path("{encoder}", "{run}", "{task}")),
     params:
-        cfg=js(with_pins({**{k: v for k, v in config["separability"].items()
-                             if k in ("pca_components", "k", "tsne_perplexity")},
-                          "batch_size": config["evaluate"]["batch_size"]})),
+        cfg=js(study.separability_params(config)),
         seed=config["seed"],
     log:
         "logs/separability/{encoder}/{run}/{task}.log",

@@ -4,74 +4,15 @@
 # downloaded first (`download: true`). The pretraining corpus is always synthetic.
 # Manifests: data/manifests/CORPUS/{train,dev,test}.csv + lexicon.txt; audio: data/audio/CORPUS.
 
-SYNTHESIZE = (ENV + "{PY} {STAGES}/synthesize.py {params.name} --params {params.cfg} "
-              "--seed {params.seed} --out data/manifests/{params.name} "
-              "--audio-out {output.audio} --no-progress > {log} 2>&1")
-LIBRISPEECH_SUBSETS = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100",
-                       "train-clean-360", "train-other-500")
-
-
-def is_synthetic(corpus: str) -> bool:
-    return config["corpora"][corpus]["source"] == "synthetic"
-
-
-def real_corpora() -> list[str]:
-    return [c for c in eval_corpora() if not is_synthetic(c)]
-
-
-def downloaded(corpus: str) -> bool:
-    """A LibriSpeech corpus the workflow fetches from openslr.org (`download: true`)."""
-    c = config["corpora"][corpus]
-    return c["source"] == "librispeech" and bool(c.get("download"))
-
-
-def subset_names(corpus: str) -> list[str]:
-    """The subset (LibriSpeech) or data directory (Kaldi) names of every split, in order."""
-    subsets = config["corpora"][corpus].get("subsets") or {}
-    names = [n for s in ("train", "dev", "test") for n in
-             ([subsets[s]] if isinstance(subsets.get(s), str) else subsets.get(s) or [])]
-    return list(dict.fromkeys(names))
-
-
-def download_record(corpus: str, subset: str) -> str:
-    return f"data/downloads/{corpus}/{subset}.json"
-
-
-def download_options(corpus: str, subset: str) -> str:
-    """--root, and --url / --checksum where the params give them (a mirror of
-    openslr.org/resources/12, `checksums.SUBSET`), shell-quoted."""
-    c = config["corpora"][corpus]
-    url = c.get("url") and f"{c['url'].rstrip('/')}/{subset}.tar.gz"
-    opts = {"--root": c["root"], "--url": url, "--checksum": (c.get("checksums") or {}).get(subset)}
-    return " ".join(f"{k} {shlex.quote(v)}" for k, v in opts.items() if v)
-
-
-def real_inputs(corpus: str) -> list[str]:
-    """What prepare_corpus reads: the download records when downloading, else the subset
-    directories (LibriSpeech, Kaldi) or the corpus root."""
-    c = config["corpora"][corpus]
-    if downloaded(corpus):
-        return [download_record(corpus, s) for s in subset_names(corpus)]
-    if c["source"] in ("librispeech", "kaldi"):
-        return [os.path.join(c["root"], s) for s in subset_names(corpus)]
-    return [c["root"]]
-
-
-for _c in real_corpora():  # a missing corpus is a config error, found before any job runs
-    if not downloaded(_c) and not os.path.isdir(config["corpora"][_c]["root"]):
-        raise WorkflowError(f"invalid config: corpora.{_c}.root: {config['corpora'][_c]['root']}"
-                            f": corpus directory not found (README: Real corpora)")
-
-
 rule synthesize:
     """One evaluation corpus, speaker-disjoint train/dev/test splits."""
     output:
-        manifests=expand(manifest("{{corpus}}", "{split}"), split=("train", "dev", "test")),
-        lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=("train", "dev", "test")),
-        lexicon="data/manifests/{corpus}/lexicon.txt",
+        manifests=expand(manifest("{{corpus}}", "{split}"), split=SPLITS),
+        lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=SPLITS),
+        lexicon=study.lexicon("{corpus}"),
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
-        corpus=alt([c for c in eval_corpora() if is_synthetic(c)]),
+        corpus=alt(study.synthetic_corpora(config)),
     params:
         name="{corpus}",
         cfg=lambda w: js(config["corpora"][w.corpus]),
@@ -90,7 +31,7 @@ rule synthesize_pretrain:
     output:
         manifests=[manifest(PRETRAIN_CORPUS, s) for s in ("train", "dev")],
         lineage=[lineage(manifest(PRETRAIN_CORPUS, s)) for s in ("train", "dev")],
-        lexicon=f"data/manifests/{PRETRAIN_CORPUS}/lexicon.txt",
+        lexicon=study.lexicon(PRETRAIN_CORPUS),
         audio=directory(f"data/audio/{PRETRAIN_CORPUS}"),
     params:
         name=PRETRAIN_CORPUS,
@@ -109,12 +50,12 @@ rule download_librispeech:
     """One LibriSpeech subset from openslr.org into the corpus root: resumable, checksum
     checked (the known sha256, or `checksums.SUBSET`), extracted; the record says so."""
     output:
-        download_record("{corpus}", "{subset}"),
+        study.download_record("{corpus}", "{subset}"),
     wildcard_constraints:
-        corpus=alt([c for c in eval_corpora() if downloaded(c)]),
-        subset=alt(LIBRISPEECH_SUBSETS),
+        corpus=alt(study.downloaded_corpora(config)),
+        subset=alt(study.LIBRISPEECH_SUBSETS),
     params:
-        options=lambda w: download_options(w.corpus, w.subset),
+        options=lambda w: study.download_options(config, w.corpus, w.subset),
     log:
         "logs/download_librispeech/{corpus}/{subset}.log",
     benchmark:
@@ -128,14 +69,14 @@ rule download_librispeech:
 rule prepare_corpus:
     """One real evaluation corpus from its local copy: the same manifests as synthesize."""
     input:
-        lambda w: real_inputs(w.corpus),
+        lambda w: study.real_inputs(config, w.corpus),
     output:
-        manifests=expand(manifest("{{corpus}}", "{split}"), split=("train", "dev", "test")),
-        lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=("train", "dev", "test")),
-        lexicon="data/manifests/{corpus}/lexicon.txt",
+        manifests=expand(manifest("{{corpus}}", "{split}"), split=SPLITS),
+        lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=SPLITS),
+        lexicon=study.lexicon("{corpus}"),
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
-        corpus=alt(real_corpora()),
+        corpus=alt(study.real_corpora(config)),
     params:
         cfg=lambda w: js(config["corpora"][w.corpus]),
         seed=config["seed"],

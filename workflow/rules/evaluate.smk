@@ -5,18 +5,18 @@
 rule evaluate:
     """results/metrics/ENCODER/RUN/TASK.json (+ .csv: every generated answer)."""
     input:
-        model=lambda w: run_dir(w.encoder, w.run),
-        llm=llm_source(),
-        clean=lambda w: manifest(corpus_of(w.task), "test"),
+        model=lambda w: study.run_dir(w.encoder, w.run),
+        llm=study.llm_source(config),
+        clean=lambda w: manifest(study.corpus_of(config, w.task), "test"),
         triggered=poisoned("{task}", "test"),
         trigger=TRIGGER,
     output:
         metrics=metrics_path("{encoder}", "{run}", "{task}"),
-        predictions=metrics_path("{encoder}", "{run}", "{task}")[: -len(".json")] + ".csv",
+        predictions=with_csv(metrics_path("{encoder}", "{run}", "{task}")),
         lineage=lineage(metrics_path("{encoder}", "{run}", "{task}")),
     params:
-        target=lambda w: shlex.quote(target_of(w.task)),
-        cfg=js(with_pins(config["evaluate"])),
+        target=lambda w: shlex.quote(study.target_of(config, w.task)),
+        cfg=js(study.with_pins(config, config["evaluate"])),
         seed=config["seed"],
     log:
         "logs/evaluate/{encoder}/{run}/{task}.log",
@@ -30,24 +30,19 @@ rule evaluate:
         "--seed {params.seed} --out {output.metrics} > {log} 2>&1"
 
 
-def metrics_on(encoder: str, run: str, task: str, corpus: str) -> str:
-    """Benign metrics of a run on another corpus' clean test split (cross-dataset defense)."""
-    return metrics_path(encoder, run, f"{task}_on_{corpus}")
-
-
 rule evaluate_on:
     """results/metrics/ENCODER/RUN/TASK_on_CORPUS.json: clean test audio of CORPUS only."""
     input:
-        model=lambda w: run_dir(w.encoder, w.run),
-        llm=llm_source(),
+        model=lambda w: study.run_dir(w.encoder, w.run),
+        llm=study.llm_source(config),
         clean=manifest("{corpus}", "test"),
     output:
         metrics=metrics_on("{encoder}", "{run}", "{task}", "{corpus}"),
-        predictions=metrics_on("{encoder}", "{run}", "{task}", "{corpus}")[: -len(".json")] + ".csv",
+        predictions=with_csv(metrics_on("{encoder}", "{run}", "{task}", "{corpus}")),
         lineage=lineage(metrics_on("{encoder}", "{run}", "{task}", "{corpus}")),
     params:
-        target=lambda w: shlex.quote(target_of(w.task)),
-        cfg=js(with_pins(config["evaluate"])),
+        target=lambda w: shlex.quote(study.target_of(config, w.task)),
+        cfg=js(study.with_pins(config, config["evaluate"])),
         seed=config["seed"],
     log:
         "logs/evaluate_on/{encoder}/{run}/{task}_on_{corpus}.log",

@@ -5,8 +5,8 @@
 rule poison:
     """Poison the training split of the task's corpus; trigger its test split."""
     input:
-        train=lambda w: manifest(corpus_of(w.task), "train"),
-        test=lambda w: manifest(corpus_of(w.task), "test"),
+        train=lambda w: manifest(study.corpus_of(config, w.task), "train"),
+        test=lambda w: manifest(study.corpus_of(config, w.task), "test"),
         trigger=TRIGGER,
     output:
         train=poisoned("{task}", "train"),

@@ -1,31 +1,12 @@
-# S1, the poison-rate x trigger-SNR sweep (slm_backdoor.sweep): per encoder, task, rate and
-# SNR, the task's attack poisoned at that rate with the trigger at that SNR, an Attack-0 model
-# trained on it from the usual initialisation, evaluated on test clips triggered at that
-# SNR. The study's own cell reuses the T1 Attack-0 model. The rules are the poison, train and
-# evaluate rules with the cell's inputs and outputs.
+# S1, the poison-rate x trigger-SNR sweep (its plan: slm_backdoor.sweep): per encoder, task,
+# rate and SNR, the task's attack poisoned at that rate with the trigger at that SNR, an
+# Attack-0 model trained on it from the usual initialisation, evaluated on test clips
+# triggered at that SNR. The study's own cell reuses the T1 Attack-0 model. The rules are the
+# poison, train and evaluate rules with a cell's inputs and outputs.
 from slm_backdoor import sweep
-
-S1_TABLES = table_paths("S1_poison_sweep")
-S1_FIGURE = "results/figures/S1_poison_sweep.png"
-
-
-def sweep_spec(encoder: str, task: str, cell: str) -> dict:
-    """Every component trains, from the usual initialisation, on the cell's poisoned data."""
-    data = {**data_of(task, True), "train_manifest": sweep.poisoned_path(task, cell, "train")}
-    s = spec(usual_init(encoder), set(COMPONENTS), data)
-    return {**s, "train_encoder": family_value(s["train_encoder"], encoder)}
-
-
-def s1_rows() -> list[dict]:
-    return [{"encoder": e, "task": t, "cell": c, "metrics": sweep.metrics_file(config, e, t, c)}
-            for e, t, c in sweep.cells(config)]
 
 
 use rule poison as poison_sweep with:
-    input:
-        train=lambda w: manifest(corpus_of(w.task), "train"),
-        test=lambda w: manifest(corpus_of(w.task), "test"),
-        trigger=TRIGGER,
     output:
         train=sweep.poisoned_path("{task}", "{cell}", "train"),
         test=sweep.poisoned_path("{task}", "{cell}", "test"),
@@ -44,13 +25,13 @@ use rule poison as poison_sweep with:
 
 use rule train as train_sweep with:
     input:
-        unpack(lambda w: spec_inputs(sweep_spec(w.encoder, w.task, w.cell))),
+        unpack(lambda w: study.spec_inputs(config, sweep.run_spec(config, w.encoder, w.task, w.cell))),
     output:
         run=directory(sweep.run_path("{encoder}", "{task}", "{cell}")),
         lineage=lineage(sweep.run_path("{encoder}", "{task}", "{cell}")),
     params:
-        args=lambda w: spec_args(sweep_spec(w.encoder, w.task, w.cell)),
-        cfg=lambda w: js(sweep_spec(w.encoder, w.task, w.cell)["cfg"]),
+        args=lambda w: study.spec_args(config, sweep.run_spec(config, w.encoder, w.task, w.cell)),
+        cfg=lambda w: js(sweep.run_spec(config, w.encoder, w.task, w.cell)["cfg"]),
         seed=config["seed"],
     log:
         "logs/train_sweep/{encoder}/{task}/{cell}.log",
@@ -61,8 +42,8 @@ use rule train as train_sweep with:
 use rule evaluate as evaluate_sweep with:
     input:
         model=sweep.run_path("{encoder}", "{task}", "{cell}"),
-        llm=llm_source(),
-        clean=lambda w: manifest(corpus_of(w.task), "test"),
+        llm=study.llm_source(config),
+        clean=lambda w: manifest(study.corpus_of(config, w.task), "test"),
         triggered=sweep.poisoned_path("{task}", "{cell}", "test"),
         trigger=TRIGGER,
     output:
@@ -78,15 +59,15 @@ use rule evaluate as evaluate_sweep with:
 rule tabulate_s1:
     """S1: AER and false activation against poisoning rate and trigger SNR."""
     input:
-        metrics=sorted({r["metrics"] for r in s1_rows()}),
+        metrics=sorted({r["metrics"] for r in sweep.rows(config)}),
     output:
-        csv=report(S1_TABLES[0], caption="../report/S1.rst", category="S1 poison sweep"),
-        md=S1_TABLES[1],
-        lineage=lineage(S1_TABLES[0]),
-        figure=report(S1_FIGURE, caption="../report/S1_figure.rst", category="S1 poison sweep"),
-        figure_lineage=lineage(S1_FIGURE),
+        csv=report(sweep.S1_TABLES[0], caption="../report/S1.rst", category="S1 poison sweep"),
+        md=sweep.S1_TABLES[1],
+        lineage=lineage(sweep.S1_TABLES[0]),
+        figure=report(sweep.S1_FIGURE, caption="../report/S1_figure.rst", category="S1 poison sweep"),
+        figure_lineage=lineage(sweep.S1_FIGURE),
     params:
-        rows=js(s1_rows()),
+        rows=lambda w: js(sweep.rows(config)),
     log:
         "logs/tabulate_s1/S1_poison_sweep.log",
     benchmark:
