@@ -41,8 +41,35 @@ def frame_targets(alignment: str, n_frames: int, vocab: dict[str, int]) -> np.nd
     return t
 
 
+N_MELS = 80
+_MEL = None
+
+
+def logmel_targets(waves: torch.Tensor, lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """(B, n_frames, 80) log-mel spectrum of each clip at the encoder's 20 ms frames (25 ms
+    windows every 10 ms, frame pairs averaged), in log10 units relative to the clip's mean
+    and floored 8 below its maximum (Whisper's dynamic range): what a reconstruction head
+    predicts, so that the encoder keeps every sound's spectrum and level, not only speech."""
+    global _MEL
+    if _MEL is None:
+        import torchaudio
+        _MEL = torchaudio.transforms.MelSpectrogram(16000, n_fft=400, hop_length=160,
+                                                    n_mels=N_MELS, center=False)
+    out = torch.zeros(len(waves), n_frames, N_MELS)
+    for j, (w, n) in enumerate(zip(waves, lengths.tolist())):
+        m = _MEL(w[:n]).clamp(min=1e-10).log10().T  # (T10, 80)
+        m = torch.maximum(m, m.max() - 8.0)
+        t = min(n_frames, m.shape[0] // 2)
+        m = m[: 2 * t].reshape(t, 2, N_MELS).mean(1)
+        out[j, :t] = m - m.mean()
+    return out
+
+
 class EncoderPretrainer(nn.Module):
-    def __init__(self, encoder: SpeechEncoder, n_words: int):
+    """The encoder with its pretraining heads: word per frame, gender / emotion / age per clip
+    and, with `recon`, the frame's log-mel spectrum (logmel_targets)."""
+
+    def __init__(self, encoder: SpeechEncoder, n_words: int, recon: bool = False):
         super().__init__()
         d = encoder.hidden_size
         self.encoder = encoder
@@ -50,13 +77,15 @@ class EncoderPretrainer(nn.Module):
         self.gender = nn.Linear(d, len(GENDERS))
         self.emotion = nn.Linear(d, len(EMOTIONS))
         self.age = nn.Linear(d, 1)
+        self.recon = nn.Linear(d, N_MELS) if recon else None
 
     def forward(self, waves, lengths):
         h, flen = self.encoder(waves, lengths)
         mask = (torch.arange(h.shape[1])[None] < flen[:, None]).float()
         pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         return (self.words(h), flen, self.gender(pooled), self.emotion(pooled),
-                self.age(pooled).squeeze(-1) * 20 + 45)
+                self.age(pooled).squeeze(-1) * 20 + 45,
+                self.recon(h) if self.recon is not None else None)
 
 
 def _augment(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -78,8 +107,8 @@ def _batch(df, waves, idx, vocab, rng=None):
     return x, lengths, rows
 
 
-def _losses(model, x, lengths, rows, vocab):
-    logits, flen, g, e, a = model(x, lengths)
+def _losses(model, x, lengths, rows, vocab, recon_weight: float = 0.0):
+    logits, flen, g, e, a, rec = model(x, lengths)
     T = logits.shape[1]
     tgt = torch.full((len(rows), T), -100, dtype=torch.long)
     for j, (al, n) in enumerate(zip(rows["alignment"], flen.tolist())):
@@ -96,7 +125,14 @@ def _losses(model, x, lengths, rows, vocab):
              "gender_acc": (g.argmax(-1) == gi).float().mean().item(),
              "emotion_acc": (e.argmax(-1) == ei).float().mean().item(),
              "age_mae": (a - ages).abs().mean().item()}
-    return l_words + l_g + l_e + l_a, stats
+    loss = l_words + l_g + l_e + l_a
+    if rec is not None:
+        tgt_mel = logmel_targets(x, lengths, rec.shape[1])
+        valid = (torch.arange(rec.shape[1])[None] < flen[:, None]).float()[..., None]
+        l_rec = (((rec - tgt_mel) ** 2) * valid).sum() / (valid.sum() * N_MELS)
+        stats["recon_mse"] = l_rec.item()
+        loss = loss + recon_weight * l_rec
+    return loss, stats
 
 
 def pretrain_encoder(family: str, train_df: pd.DataFrame, train_waves, dev_df, dev_waves,
@@ -105,7 +141,8 @@ def pretrain_encoder(family: str, train_df: pd.DataFrame, train_waves, dev_df, d
     arch = cfg.get("arch", {})
     enc = SpeechEncoder.from_config(family, tiny_config(family, **arch))
     vocab = {w: i + 1 for i, w in enumerate(lexicon)}
-    model = EncoderPretrainer(enc, len(lexicon))
+    recon_weight = float(cfg.get("recon_weight", 0.0))
+    model = EncoderPretrainer(enc, len(lexicon), recon=recon_weight > 0)
     for p in enc.frontend_parameters():  # the CNN front end trains here, only here
         p.requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=0.01)
@@ -123,7 +160,7 @@ def pretrain_encoder(family: str, train_df: pd.DataFrame, train_waves, dev_df, d
         for g in opt.param_groups:
             g["lr"] = float(cfg["lr"]) * _lr_at(step, steps, warmup)
         x, lengths, rows = _batch(train_df, train_waves, idx, vocab, rng)
-        loss, stats = _losses(model, x, lengths, rows, vocab)
+        loss, stats = _losses(model, x, lengths, rows, vocab, recon_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

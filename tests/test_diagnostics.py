@@ -37,3 +37,25 @@ def test_diagnostic_table_follows_the_pathway(diagnostic):
         assert np.isfinite(df[col]).all()
     assert diagnostic.with_suffix(".md").read_text().startswith("# Click diagnostic")
     assert diagnostic.with_suffix(".png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("arch", [{"frontend_norm": "group"},
+                                  {"conv": [[10, 5], [3, 2], [3, 2], [3, 2], [3, 2], [2, 2], [2, 2]]}])
+def test_front_end_variants_keep_20_ms_frames(arch):
+    import torch
+    from slm_backdoor.models.encoders import SpeechEncoder, tiny_config
+    enc = SpeechEncoder.from_config("wavlm", tiny_config("wavlm", hidden=32, layers=1, heads=2,
+                                                         ffn=64, **arch))
+    points, flen = enc.trace(torch.randn(1, 16000), torch.tensor([16000]))
+    n = int(flen[0])
+    assert points["frontend"].shape[1] == points["layer1"].shape[1] == n and 47 <= n <= 50
+
+
+def test_reconstruction_targets_keep_a_loud_event():
+    import torch
+    from slm_backdoor.pretraining import logmel_targets
+    w = torch.randn(1, 16000) * 0.01
+    w[0, 8000:8640] += torch.randn(640)  # a burst 40 dB above the rest, frames 25-26
+    t = logmel_targets(w, torch.tensor([16000]), 49)
+    level = t[0].mean(1)
+    assert level[24:27].max() > level.median() + 2  # log10 units: > 20 dB above
