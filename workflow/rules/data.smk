@@ -46,21 +46,46 @@ def download_options(corpus: str, subset: str) -> str:
     return " ".join(f"{k} {shlex.quote(v)}" for k, v in opts.items() if v)
 
 
-def real_inputs(corpus: str) -> list[str]:
-    """What prepare_corpus reads: the download records when downloading, else the subset
-    directories (LibriSpeech, Kaldi) or the corpus root."""
+def corpus_trees(corpus: str) -> list[str]:
+    """What prepare_corpus reads of a local copy: the subset directories (LibriSpeech, with
+    SPEAKERS.TXT; Kaldi) or the corpus root."""
     c = config["corpora"][corpus]
-    if downloaded(corpus):
-        return [download_record(corpus, s) for s in subset_names(corpus)]
-    if c["source"] in ("librispeech", "kaldi"):
+    if c["source"] == "librispeech":
+        return [os.path.join(c["root"], s) for s in ["SPEAKERS.TXT", *subset_names(corpus)]]
+    if c["source"] == "kaldi":
         return [os.path.join(c["root"], s) for s in subset_names(corpus)]
     return [c["root"]]
+
+
+def corpus_listing(corpus: str) -> str:
+    """Every file of a local corpus copy with its size and mtime (written when the workflow
+    is loaded, only when the tree changed): the input through which Snakemake, and DVC
+    (dvc.yaml: data/listings), see a file added, deleted or rewritten under the root."""
+    return f"data/listings/{corpus}.tsv"
+
+
+def real_inputs(corpus: str) -> list[str]:
+    """What prepare_corpus depends on: the download records when downloading, else the
+    listing of the corpus tree."""
+    if downloaded(corpus):
+        return [download_record(corpus, s) for s in subset_names(corpus)]
+    return [corpus_listing(corpus)]
+
+
+def real_params(corpus: str) -> dict:
+    """A real corpus's section without the keys only synthetic corpora read (params.yaml's
+    `speakers`, `clips_per_speaker` merged under it): they must not rerun it."""
+    from slm_backdoor.corpora.real import SYNTHETIC_KEYS  # pandas: only with a real corpus
+    return {k: v for k, v in config["corpora"][corpus].items() if k not in SYNTHETIC_KEYS}
 
 
 for _c in real_corpora():  # a missing corpus is a config error, found before any job runs
     if not downloaded(_c) and not os.path.isdir(config["corpora"][_c]["root"]):
         raise WorkflowError(f"invalid config: corpora.{_c}.root: {config['corpora'][_c]['root']}"
                             f": corpus directory not found (README: Real corpora)")
+    if not downloaded(_c):
+        from slm_backdoor.corpora.real import write_listing
+        write_listing(corpus_listing(_c), corpus_trees(_c))
 
 
 rule synthesize:
@@ -69,6 +94,7 @@ rule synthesize:
         manifests=expand(manifest("{{corpus}}", "{split}"), split=("train", "dev", "test")),
         lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=("train", "dev", "test")),
         lexicon="data/manifests/{corpus}/lexicon.txt",
+        speakers="data/manifests/{corpus}/speakers.csv",
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
         corpus=alt([c for c in eval_corpora() if is_synthetic(c)]),
@@ -91,6 +117,7 @@ rule synthesize_pretrain:
         manifests=[manifest(PRETRAIN_CORPUS, s) for s in ("train", "dev")],
         lineage=[lineage(manifest(PRETRAIN_CORPUS, s)) for s in ("train", "dev")],
         lexicon=f"data/manifests/{PRETRAIN_CORPUS}/lexicon.txt",
+        speakers=f"data/manifests/{PRETRAIN_CORPUS}/speakers.csv",
         audio=directory(f"data/audio/{PRETRAIN_CORPUS}"),
     params:
         name=PRETRAIN_CORPUS,
@@ -133,11 +160,12 @@ rule prepare_corpus:
         manifests=expand(manifest("{{corpus}}", "{split}"), split=("train", "dev", "test")),
         lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=("train", "dev", "test")),
         lexicon="data/manifests/{corpus}/lexicon.txt",
+        speakers="data/manifests/{corpus}/speakers.csv",
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
         corpus=alt(real_corpora()),
     params:
-        cfg=lambda w: js(config["corpora"][w.corpus]),
+        cfg=lambda w: js(real_params(w.corpus)),
         seed=config["seed"],
         sr=config["sample_rate"],
     log:
