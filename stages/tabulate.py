@@ -57,7 +57,7 @@ RATE_COLUMNS = {"aer", "false_activation", "clean_model_aer", "unparsable", "pap
 RATE_METRICS = {"wer", "accuracy", "unweighted_accuracy", "acc_within_5"}
 METRIC_LABEL = {"wer": "WER %", "accuracy": "accuracy %", "unweighted_accuracy": "UA %",
                 "acc_within_5": "acc. within 5 y %", "mae": "MAE (years)"}
-# DESIGN.md section 4, "Reference numbers from the paper" (WavLM, Attack 0): (AER, benign),
+# docs/DESIGN.md section 4, "Reference numbers from the paper" (WavLM, Attack 0): (AER, benign),
 # in this table's units (fractions; MAE in years).
 PAPER_T1 = {
     ("wavlm", "asr"): (0.992, 0.021),
@@ -205,11 +205,11 @@ def write_table(rows: list[dict], columns: list[str], out: Path, title: str, not
 FAMILY = {"0": "full", "1": "single-frozen", "2": "single-training", "3": "propagation"}
 T2_COLUMNS = ["encoder", "config", "family", "task", "aer", "false_activation", "benign_metric",
               "benign", "unparsable", "paper_aer", "paper_benign"]
-# DESIGN.md s4: Attack 0 (WavLM) as in T1; propagation of a poisoned encoder (3.E).
+# docs/DESIGN.md s4: Attack 0 (WavLM) as in T1; propagation of a poisoned encoder (3.E).
 PAPER_T2 = {("0", t): v for (e, t), v in PAPER_T1.items() if e == "wavlm"}
 PAPER_T2.update({("3.E", "emotion"): (0.635, 0.674), ("3.E", "asr"): (0.0, 0.018)})
 T2_NOTES = [
-    "Configurations (DESIGN.md s4; E encoder, P connector, L LoRA): 0 every component trained",
+    "Configurations (docs/DESIGN.md s4; E encoder, P connector, L LoRA): 0 every component trained",
     "on poisoned data (the T1 Attack-0 model); 1.X X from the clean model and frozen, the",
     "others from their usual initialisation, trained on poisoned data; 2.X only X trains, on",
     "poisoned data, from the clean model; 3.X X from the poisoned model and frozen, the others",
@@ -237,7 +237,7 @@ def t2_rows(spec: list[dict]) -> tuple[list[dict], dict]:
 T3_COLUMNS = ["encoder", "start", "defense", "domain", "task", "dataset", "benign_metric",
               "aer_before", "aer_after", "benign_before", "benign_after",
               "benign_original_after", "paper_aer_after"]
-# DESIGN.md s4 (the paper's reviewers): from 3.E, clean CREMA-D fine-tuning -> AER.
+# docs/DESIGN.md s4 (the paper's reviewers): from 3.E, clean CREMA-D fine-tuning -> AER.
 PAPER_T3 = {("3.E", "full", "in", "emotion"): 0.1912, ("3.E", "partial", "in", "emotion"): 0.9544}
 T3_NOTES = [
     "start: the backdoored model fine-tuned (attack0 = the T1 Attack-0 model; 3.E = the model",

@@ -27,7 +27,7 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
     """A small config of `family`, cheap at 16 kHz on a CPU.
 
     Waveform families get a filterbank-like conv stack (kernel 400 / stride 160, then
-    kernel 3 / stride 2: 20 ms frames) instead of the stock 7-layer stack (DESIGN.md s5).
+    kernel 3 / stride 2: 20 ms frames) instead of the stock 7-layer stack (docs/DESIGN.md s5).
     """
     if family == "whisper":
         return WhisperConfig(d_model=hidden, encoder_layers=layers, encoder_attention_heads=heads,

@@ -123,7 +123,7 @@ def tasks() -> list[str]:
     return [t for t in TASKS if t in config["attacks"]]
 
 
-CONFIGS = ("1.E", "1.P", "1.L", "2.E", "2.P", "2.L", "3.E", "3.P", "3.L")  # T2 (DESIGN.md s4)
+CONFIGS = ("1.E", "1.P", "1.L", "2.E", "2.P", "2.L", "3.E", "3.P", "3.L")  # T2 (docs/DESIGN.md s4)
 DEFENSE_METHODS = ("full", "partial", "lora")
 DEFENSE_STARTS = ("attack0", "3.E")
 

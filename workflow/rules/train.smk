@@ -1,6 +1,6 @@
 # Phase 5, component-wise training: SpeechLLMs trained from the aligned starting point.
 # T1: the clean multitask model of each corpus and the Attack-0 model of each task (every
-# component trains); T2: the component configurations 1.X / 2.X / 3.X (DESIGN.md s4).
+# component trains); T2: the component configurations 1.X / 2.X / 3.X (docs/DESIGN.md s4).
 # A run is described by a spec (run_spec): where each component comes from, which
 # components train, on which data, with which training parameters.
 
@@ -56,7 +56,7 @@ COMPONENT_OF = {"E": "encoder", "P": "connector", "L": "lora"}
 
 
 def component_spec(encoder: str, cfg: str, task: str) -> dict:
-    """T2 (DESIGN.md s4): 1.X single-frozen, 2.X single-training, 3.X propagation."""
+    """T2 (docs/DESIGN.md s4): 1.X single-frozen, 2.X single-training, 3.X propagation."""
     family, x = cfg[0], COMPONENT_OF[cfg[-1]]
     clean = components_of(encoder, f"clean_{corpus_of(task)}")
     if family == "1":  # X from the clean model, frozen; the others fresh-as-usual, poisoned data
