@@ -22,13 +22,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 study: setup
-	$(BIN)/snakemake --cores 2
+	$(BIN)/snakemake
 	$(BIN)/snakemake --report results/report.html
 
 smoke: setup
 	rm -rf .tmp.smoke && mkdir .tmp.smoke
-	cp -r Snakefile params.yaml workflow stages .tmp.smoke/
-	cd .tmp.smoke && ../$(BIN)/snakemake --cores 2 --configfile workflow/profiles/smoke/params.yaml
+	cp -r Snakefile params.yaml profiles workflow stages .tmp.smoke/
+	cd .tmp.smoke && ../$(BIN)/snakemake --configfile workflow/profiles/smoke/params.yaml
 
 dag: setup
 	$(BIN)/dvc dag

@@ -22,9 +22,25 @@ import os
 import shlex
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+
+def check_text(path: str) -> None:
+    """A params file that is not UTF-8 text (e.g. binary) is one line, not a traceback."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            f.read()
+    except UnicodeDecodeError as e:
+        raise WorkflowError(f"invalid config: {path}: not a YAML text file ({e.reason} at "
+                            f"byte {e.start})") from None
+    except FileNotFoundError:
+        pass  # Snakemake's own error names it
+
+
+check_text("params.yaml")
 
 
 configfile: "params.yaml"
@@ -34,6 +50,7 @@ include: "workflow/rules/common.smk"
 
 
 study.check_config(config, SCHEMA)  # the schema (with its defaults), then cross-references
+study.write_corpus_listings(config)  # local corpus trees as inputs (data/listings/)
 
 
 wildcard_constraints:

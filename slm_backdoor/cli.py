@@ -14,9 +14,31 @@ class StageError(ValueError):
     """Bad input to a stage: the message names the file and field (or params key)."""
 
 
-def json_arg(text: str, name: str = "--params", kind: type = dict):
+# The schema Snakemake checks params.yaml against; a stage run alone checks its own section.
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "params.schema.yaml"
+
+
+def check_section(value, pointer: str, name: str) -> None:
+    """Validate a params section against the part of params.schema.yaml at `pointer` (e.g.
+    "/$defs/corpus"), as Snakemake validates the whole config: a stage run alone refuses a
+    typo'd key (or a bad value) in one line naming it, instead of ignoring it."""
+    import jsonschema
+    import yaml
+    schema = yaml.safe_load(SCHEMA.read_text())
+    part = schema
+    for key in pointer.strip("/").split("/"):
+        part = part[key]
+    validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "allOf": [part]})
+    err = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if err is not None:
+        where = ".".join(str(k) for k in err.absolute_path) or "(top level)"
+        raise StageError(f"{name}: {where}: {err.message}")
+
+
+def json_arg(text: str, name: str = "--params", kind: type = dict, schema: str | None = None):
     """A JSON command-line argument: an object (default) or, with kind=list, a list of
-    objects; anything else is a StageError naming the argument."""
+    objects; anything else is a StageError naming the argument. `schema`: a pointer into
+    params.schema.yaml the object must match (check_section)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
@@ -26,6 +48,8 @@ def json_arg(text: str, name: str = "--params", kind: type = dict):
             raise StageError(f"{name}: expected a JSON list of objects")
     elif not isinstance(value, dict):
         raise StageError(f"{name}: expected a JSON object")
+    if schema:
+        check_section(value, schema, name)
     return value
 
 

@@ -60,7 +60,7 @@ class SpeechDataset:
     """Rows of a (possibly poisoned) manifest with their audio held in memory.
 
     `fields`: the fields a prompt may ask for. With probability `subset_prob` a training
-    prompt asks for a random non-empty subset of them (DESIGN.md s1), else for all.
+    prompt asks for a random non-empty subset of them (docs/DESIGN.md s1), else for all.
     """
 
     def __init__(self, df: pd.DataFrame, fields: list[str], trigger: np.ndarray | None = None,

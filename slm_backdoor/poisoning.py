@@ -68,7 +68,11 @@ def eligible_mask(df: pd.DataFrame, field: str, target: str, trigger_len: int, s
         label = "" if label is None or (isinstance(label, float) and math.isnan(label)) else str(label)
         if not label.strip() or normalize(label) == t:
             continue
-        out[i] = _n_samples(dur, sr) >= trigger_len
+        try:
+            out[i] = _n_samples(dur, sr) >= trigger_len
+        except ValueError as e:
+            rid = df["id"].iloc[i] if "id" in df.columns else i
+            raise ValueError(f"row {i + 2} (id {rid!r}), {e}") from None
     return out
 
 

@@ -1,4 +1,4 @@
-"""One-time pretraining of the tiny profile's components (DESIGN.md s5).
+"""One-time pretraining of the tiny profile's components (docs/DESIGN.md s5).
 
 - Encoders: trained alone on the clean pretraining corpus, with frame-level word targets
   (from the synthesizer's word alignment; a fast-converging stand-in for CTC) and

@@ -7,7 +7,7 @@ schema (workflow/schemas/params.schema.yaml).
 Run names (models/{runs,components,defense}/ENCODER/RUN, see run_phase):
     clean_CORPUS                      T1: the clean multitask model of a corpus
     attack0_TASK                      T1: every component trained on the task's poisoned data
-    1E_TASK ... 3L_TASK               T2: the component configurations (DESIGN.md s4)
+    1E_TASK ... 3L_TASK               T2: the component configurations (docs/DESIGN.md s4)
     def_START_METHOD_DOMAIN_TASK      T3: a defense, e.g. def_3E_partial_cross_emotion
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ PRETRAIN_CORPUS = "pretrain"
 SPLITS = ("train", "dev", "test")
 LIBRISPEECH_SUBSETS = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100",
                        "train-clean-360", "train-other-500")
-CONFIGS = ("1.E", "1.P", "1.L", "2.E", "2.P", "2.L", "3.E", "3.P", "3.L")  # T2 (DESIGN.md s4)
+CONFIGS = ("1.E", "1.P", "1.L", "2.E", "2.P", "2.L", "3.E", "3.P", "3.L")  # T2 (docs/DESIGN.md s4)
 DEFENSE_METHODS = ("full", "partial", "lora")
 DEFENSE_STARTS = ("attack0", "3.E")
 COMPONENTS = ("encoder", "connector", "lora")
@@ -306,15 +306,45 @@ def download_options(cfg: dict, corpus: str, subset: str) -> str:
     return " ".join(f"{k} {shlex.quote(v)}" for k, v in opts.items() if v)
 
 
-def real_inputs(cfg: dict, corpus: str) -> list[str]:
-    """What prepare_corpus reads: the download records when downloading, else the subset
-    directories (LibriSpeech, Kaldi) or the corpus root."""
+def corpus_trees(cfg: dict, corpus: str) -> list[str]:
+    """What prepare_corpus reads of a local copy: the subset directories (LibriSpeech, with
+    SPEAKERS.TXT; Kaldi) or the corpus root."""
     c = cfg["corpora"][corpus]
-    if downloaded(cfg, corpus):
-        return [download_record(corpus, s) for s in subset_names(cfg, corpus)]
-    if c["source"] in ("librispeech", "kaldi"):
+    if c["source"] == "librispeech":
+        return [os.path.join(c["root"], s) for s in ["SPEAKERS.TXT", *subset_names(cfg, corpus)]]
+    if c["source"] == "kaldi":
         return [os.path.join(c["root"], s) for s in subset_names(cfg, corpus)]
     return [c["root"]]
+
+
+def corpus_listing(corpus: str) -> str:
+    """Every file of a local corpus copy with its size and mtime (written when the workflow
+    is loaded, only when the tree changed: write_corpus_listings): the input through which
+    Snakemake, and DVC (dvc.yaml: data/listings), see a file added, deleted or rewritten."""
+    return f"data/listings/{corpus}.tsv"
+
+
+def write_corpus_listings(cfg: dict) -> None:
+    """Bring the listing of every local (not downloaded) real corpus up to date."""
+    from .corpora.real import write_listing  # pandas: only with a real corpus
+    for c in real_corpora(cfg):
+        if not downloaded(cfg, c):
+            write_listing(corpus_listing(c), corpus_trees(cfg, c))
+
+
+def real_inputs(cfg: dict, corpus: str) -> list[str]:
+    """What prepare_corpus depends on: the download records when downloading, else the
+    listing of the corpus tree."""
+    if downloaded(cfg, corpus):
+        return [download_record(corpus, s) for s in subset_names(cfg, corpus)]
+    return [corpus_listing(corpus)]
+
+
+def real_params(cfg: dict, corpus: str) -> dict:
+    """A real corpus's section without the keys only synthetic corpora read (params.yaml's
+    `speakers`, `clips_per_speaker` merged under it): they must not rerun it."""
+    from .corpora.real import SYNTHETIC_KEYS
+    return {k: v for k, v in cfg["corpora"][corpus].items() if k not in SYNTHETIC_KEYS}
 
 
 def trigger_file(cfg: dict) -> list[str]:
@@ -430,7 +460,7 @@ def align_spec(cfg: dict, family: str) -> dict:
 
 
 def component_spec(cfg: dict, encoder: str, config: str, task: str) -> dict:
-    """T2 (DESIGN.md s4): 1.X single-frozen, 2.X single-training, 3.X propagation."""
+    """T2 (docs/DESIGN.md s4): 1.X single-frozen, 2.X single-training, 3.X propagation."""
     family, x = config[0], COMPONENT_OF[config[-1]]
     clean = components_of(encoder, f"clean_{corpus_of(cfg, task)}")
     if family == "1":  # X from the clean model, frozen; the others fresh-as-usual, poisoned data

@@ -203,7 +203,7 @@ FAMILY = {"0": "full", "1": "single-frozen", "2": "single-training", "3": "propa
 T2_COLUMNS = ["encoder", "config", "family", "task", "aer", "false_activation", "benign_metric",
               "benign", "unparsable", "paper_aer", "paper_benign"]
 T2_NOTES = [
-    "Configurations (DESIGN.md s4; E encoder, P connector, L LoRA): 0 every component trained",
+    "Configurations (docs/DESIGN.md s4; E encoder, P connector, L LoRA): 0 every component trained",
     "on poisoned data (the T1 Attack-0 model); 1.X X from the clean model and frozen, the",
     "others from their usual initialisation, trained on poisoned data; 2.X only X trains, on",
     "poisoned data, from the clean model; 3.X X from the poisoned model and frozen, the others",

@@ -28,7 +28,25 @@ from slm_backdoor.triggers import load_trigger  # noqa: E402
 STAGE = "poison"
 
 
+def check_audio(df, manifest: str) -> None:
+    """Every row's clip exists (training reads it later; a missing one would fail there)."""
+    for i, (rid, path) in enumerate(zip(df["id"], df["path"])):
+        if not Path(path).is_file():
+            raise StageError(f"{manifest}: row {i + 2} (id {rid!r}), field path: audio file "
+                             f"not found: {path}")
 
+
+def left_out_reasons(test, field: str, target: str, trigger_len: int, sr: int) -> dict:
+    """Why test rows cannot carry the trigger: no label, already the target, too short."""
+    from slm_backdoor.poisoning import eligible_mask
+    from slm_backdoor.prompts import normalize
+    keep = eligible_mask(test, field, target, trigger_len, sr)
+    labels = test[field].astype(str)
+    no_label = ~keep & (labels.str.strip() == "").to_numpy()
+    is_target = ~keep & ~no_label & (labels.map(normalize) == normalize(target)).to_numpy()
+    too_short = ~keep & ~no_label & ~is_target
+    return {"no label": int(no_label.sum()), "already the target": int(is_target.sum()),
+            f"shorter than the trigger ({trigger_len} samples)": int(too_short.sum())}
 
 
 def _number(v, name: str) -> float:
@@ -81,8 +99,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out-train", required=True)
     ap.add_argument("--out-test", required=True)
     a = ap.parse_args(argv)
-    attack_raw = json_arg(a.attack, "--attack")
-    trig_raw = json_arg(a.trigger_params, "--trigger-params")
+    attack_raw = json_arg(a.attack, "--attack", schema="/$defs/attack")
+    trig_raw = json_arg(a.trigger_params, "--trigger-params", schema="/properties/trigger")
     attack = check_attack(attack_raw)
     tp = check_trigger_params(trig_raw)
     if a.sr <= 0:
@@ -93,6 +111,10 @@ def main(argv=None) -> None:
     trig_sha = sha256_file(a.trigger)
     train = read_manifest(a.train)
     test = read_manifest(a.test)
+    if len(train) == 0:
+        raise StageError(f"{a.train}: training manifest has no rows (nothing to poison)")
+    check_audio(train, a.train)
+    check_audio(test, a.test)
     common = dict(field=attack["field"], target=attack["target"], trigger_sha256=trig_sha,
                   trigger_len=len(trigger), sr=a.sr, snr_db=tp["snr_db"],
                   repeat=attack["repeat"], period_s=tp["period_s"], seed=a.seed)
@@ -117,8 +139,11 @@ def main(argv=None) -> None:
     write_lineage(a.out_test, STAGE, inputs, params,
                   extra={"n_rows": len(triggered), "n_test_rows": len(test),
                          "n_left_out": len(test) - len(triggered)})
+    reasons = left_out_reasons(test, attack["field"], attack["target"], len(trigger), a.sr)
+    left_out = ", ".join(f"{n} {why}" for why, n in reasons.items() if n) or "none"
     print(f"{STAGE}: {int(poisoned['poisoned'].sum())}/{len(poisoned)} training rows poisoned "
-          f"({attack['field']} -> {attack['target']!r}); {len(triggered)}/{len(test)} test rows triggered")
+          f"({attack['field']} -> {attack['target']!r}); {len(triggered)}/{len(test)} test rows "
+          f"triggered; test rows left out: {left_out}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ Writes OUT/<split>.csv (manifest columns; paths point at the corpus files), OUT/
 OUT/speakers.csv, resampled audio (if any, with `resample: true`) under AUDIO_OUT/<split>/,
 and OUT/<split>.csv.lineage.json (params, the label files' hashes, a fingerprint of the
 audio files, clips left out by reason). Sources: librispeech, cremad, voxceleb, iemocap,
-kaldi (slm_backdoor/corpora/real). A missing or malformed tree: one line on stderr naming
-the file and line (or the params key), exit 2, nothing written.
+kaldi (slm_backdoor/corpora/real). Every clip is read whole, as training reads it. A missing
+or malformed tree, a bad clip or an unknown params key: one line on stderr naming the file
+and line (or the params key), exit 2, nothing written.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 
 from slm_backdoor.audio import SAMPLE_RATE  # noqa: E402
 from slm_backdoor.cli import corpus_parser, json_arg, run_stage  # noqa: E402
-from slm_backdoor.corpora.real import prepare_corpus  # noqa: E402
+from slm_backdoor.corpora.real import SYNTHETIC_KEYS, prepare_corpus  # noqa: E402
 from slm_backdoor.lineage import write_lineage  # noqa: E402
 
 STAGE = "prepare_corpus"
@@ -34,7 +35,8 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     import torch  # resampling (if any) gains nothing from more threads; cores are shared
     torch.set_num_threads(1)
-    cfg = json_arg(a.params)
+    cfg = json_arg(a.params, schema="/$defs/corpus")
+    cfg = {k: v for k, v in cfg.items() if k not in SYNTHETIC_KEYS}  # read by synthesize only
     out = Path(a.out)
     audio_out = Path(a.audio_out) if a.audio_out else out.parent.parent / "audio" / a.corpus
     t0 = time.time()

@@ -63,12 +63,12 @@ def merged(overlay: str | None = None) -> dict:
 
 
 def copy_workflow(dest: Path) -> Path:
-    """A scratch copy of the workflow (Snakefile, params.yaml, workflow/, stages/): runs happen
-    there, never in the repository's data/ models/ results/."""
+    """A scratch copy of the workflow (Snakefile, params.yaml, profiles/, workflow/, stages/):
+    runs happen there, never in the repository's data/ models/ results/."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "params.yaml"):
         shutil.copy2(ROOT / name, dest / name)
-    for name in ("workflow", "stages"):
+    for name in ("profiles", "workflow", "stages"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 

@@ -23,8 +23,8 @@ from slm_backdoor.lineage import sha256_file, sha256_tree, write_lineage
 from slm_backdoor.manifest import write_manifest
 
 SR = 16000
-POISON = {"field": "gender", "target": "female", "rate": 0.5, "repeat": False}
-TRIGGER = {"snr_db": 0.0, "repeat_period_s": [0.75, 1.5]}
+POISON = {"corpus": "celeb", "field": "gender", "target": "female", "rate": 0.5, "repeat": False}
+TRIGGER = {"source": "synthetic", "snr_db": 0.0, "repeat_period_s": [0.75, 1.5]}
 
 
 def assert_refused(r, out: Path, *names: str) -> str:
@@ -245,3 +245,97 @@ def test_missing_corpus_root_is_refused_by_the_stage(tmp_path):
     params = {"source": "cremad", "kind": "acted", "root": str(tmp_path / "CREMA-D")}
     r = run_stage("prepare_corpus", "acted", "--params", json.dumps(params), "--out", out)
     assert_refused(r, out, "corpora.acted.root", tmp_path / "CREMA-D")
+
+
+# -- real corpora: prepare_corpus reads every clip whole, as training will ------------------
+
+def _truncated_flac(p: Path):
+    sf.write(p, _tone(SR), SR, subtype="PCM_16")
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+
+
+PREPARE_BAD_CLIPS = {  # case -> (corpus, clip under the root, make it bad, message)
+    "stereo": ("cremad", "AudioWAV/1003_IEO_SAD_LO.wav",
+               lambda p: sf.write(p, np.stack([_tone(), _tone()], 1), SR), "2 channels, expected mono"),
+    "nan": ("cremad", "AudioWAV/1003_IEO_SAD_LO.wav", _nan, "NaN or infinite"),
+    "silent": ("cremad", "AudioWAV/1003_IEO_SAD_LO.wav",
+               lambda p: sf.write(p, np.zeros(SR // 2, np.float32), SR, subtype="PCM_16"), "silent"),
+    "truncated_wav": ("cremad", "AudioWAV/1003_IEO_SAD_LO.wav", _truncated, "truncated WAV"),
+    "truncated_flac": ("librispeech", "dev-clean/84/1000/84-1000-0001.flac", _truncated_flac,
+                       "unreadable or truncated"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREPARE_BAD_CLIPS))
+def test_bad_clip_of_a_real_corpus_is_refused_at_prepare_time(case, tmp_path):
+    import corpus_trees as trees
+    source, rel, make, message = PREPARE_BAD_CLIPS[case]
+    root = getattr(trees, source)(tmp_path / source)
+    make(root / rel)
+    params = {"source": source, "kind": "read", "root": str(root)}
+    if source == "librispeech":
+        params["subsets"] = {"train": "train-clean-100", "dev": "dev-clean", "test": "test-clean"}
+    out = tmp_path / "manifests" / "c"
+    r = run_stage("prepare_corpus", "c", "--params", json.dumps(params), "--out", out,
+                  "--audio-out", tmp_path / "audio" / "c", "--no-progress")
+    assert message in assert_refused(r, out, root / rel)
+    assert not (tmp_path / "audio" / "c").exists()
+
+
+def test_unknown_corpus_key_is_refused_when_the_stage_runs_alone(tmp_path):
+    import corpus_trees as trees
+    root = trees.cremad(tmp_path / "cremad")
+    params = {"source": "cremad", "kind": "acted", "root": str(root), "resampel": True}
+    out = tmp_path / "manifests" / "acted"
+    r = run_stage("prepare_corpus", "acted", "--params", json.dumps(params), "--out", out)
+    assert_refused(r, out, "--params", "'resampel'")
+
+
+# -- poison: what a training job would otherwise find hours later ---------------------------
+
+def test_row_whose_audio_is_missing_is_refused_by_poison(tmp_path, toy_corpus):
+    missing = tmp_path / "gone.wav"
+    train = with_bad_row(toy_corpus.train, tmp_path / "train.csv", path=str(missing))
+    r, out = poison(tmp_path, train, toy_corpus.test, toy_corpus.trigger)
+    line = assert_refused(r, out, train, missing, "row 3", "field path")
+    assert "audio file not found" in line
+
+
+def test_empty_training_manifest_is_refused_by_poison(tmp_path, toy_corpus):
+    train = tmp_path / "train.csv"
+    pd.read_csv(toy_corpus.train, dtype=str, keep_default_na=False)[:0].to_csv(train, index=False)
+    r, out = poison(tmp_path, train, toy_corpus.test, toy_corpus.trigger)
+    assert "no rows" in assert_refused(r, out, train)
+
+
+def test_bad_duration_names_the_row(tmp_path, toy_corpus):
+    df = pd.read_csv(toy_corpus.train, dtype=str, keep_default_na=False)
+    df.loc[2, "duration"] = "long"  # row 2: male, a poisoning candidate
+    train = tmp_path / "train.csv"
+    df.to_csv(train, index=False)
+    r, out = poison(tmp_path, train, toy_corpus.test, toy_corpus.trigger)
+    assert_refused(r, out, train, "row 4 (id 'train2')", "field duration", "'long'")
+
+
+@pytest.mark.parametrize("arg, section, typo", [
+    ("--attack", POISON, "rat"), ("--trigger-params", TRIGGER, "snr_dB")])
+def test_unknown_attack_or_trigger_key_is_refused_when_poison_runs_alone(
+        tmp_path, toy_corpus, arg, section, typo):
+    out = tmp_path / "poisoned"
+    sections = {"--attack": POISON, "--trigger-params": TRIGGER}
+    sections[arg] = {**section, typo: 1}
+    r = run_stage("poison", "--train", toy_corpus.train, "--test", toy_corpus.test,
+                  "--trigger", toy_corpus.trigger, "--attack", json.dumps(sections["--attack"]),
+                  "--trigger-params", json.dumps(sections["--trigger-params"]),
+                  "--out-train", out / "train.csv", "--out-test", out / "test_triggered.csv")
+    assert_refused(r, out, arg, repr(typo))
+
+
+def test_binary_params_file_is_one_line(tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    (work / "params.yaml").write_bytes(bytes(range(256)) * 4)
+    r = snakemake(work, "-n")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in out, out[-3000:]
+    lines = [l for l in out.splitlines() if "invalid config" in l]
+    assert len(lines) == 1 and "params.yaml: not a YAML text file" in lines[0], out

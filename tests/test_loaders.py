@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
@@ -272,6 +273,37 @@ def test_stage_writes_manifests_and_lineage_then_fails_cleanly(tmp_path):
 
 
 # -- the workflow: a configfile switches a corpus to a real source ----------------------------
+
+def test_workflow_sees_the_corpus_tree_and_shows_a_stage_error(tmp_path):
+    """A real corpus through Snakemake (no --cores: the workflow profile): the synthetic-only
+    keys stay out of its params and lineage; a clip deleted under the root reruns it; a bad
+    clip fails it with the stage's own error line on the console and leaves no manifest
+    (speakers.csv included) behind."""
+    work = copy_workflow(tmp_path / "wf")
+    root = trees.cremad(tmp_path / "CREMA-D")
+    cfg = tmp_path / "real.yaml"
+    cfg.write_text(yaml.safe_dump({"corpora": {"acted": {"source": "cremad", "root": str(root)}}}))
+    target = "data/manifests/acted/train.csv"
+    r = snakemake(work, target, "--configfile", str(cfg))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    rec = json.loads((work / f"{target}.lineage.json").read_text())
+    assert not {"speakers", "clips_per_speaker"} & set(rec["params"]), rec["params"]
+    assert (work / "data/manifests/acted/speakers.csv").is_file()
+    r = snakemake(work, "-n", target, "--configfile", str(cfg))
+    assert "Nothing to be done" in r.stdout + r.stderr
+
+    (root / "AudioWAV/1001_IEO_SAD_LO.wav").unlink()
+    r = snakemake(work, "-n", target, "--configfile", str(cfg))
+    assert "Updated input files: data/listings/acted.tsv" in r.stdout + r.stderr
+
+    clip = root / "AudioWAV/1002_IEO_SAD_LO.wav"
+    wave, sr = sf.read(str(clip))
+    sf.write(str(clip), np.stack([wave, wave], 1), sr)
+    r = snakemake(work, target, "--configfile", str(cfg))
+    assert r.returncode != 0
+    assert f"prepare_corpus: error: {clip}: 2 channels, expected mono" in r.stdout + r.stderr
+    assert not (work / "data/manifests/acted").exists()
+
 
 def test_workflow_plans_prepare_corpus_for_a_real_corpus(tmp_path):
     work = copy_workflow(tmp_path / "wf")

@@ -308,7 +308,8 @@ def test_paper_dry_run_plans_no_pretraining_and_fresh_connector_and_lora(paper_w
                 "synthesize"} & set(counts)
     assert counts["prepare_corpus"] == 5 and counts["train"] > 0 and counts["evaluate"] > 0
     cmds = re.findall(r"^Shell command: (.*/train\.py .*)$", out, re.M)
-    assert len(cmds) == counts["train"] + counts["train_components"] + counts["defend"]
+    assert len(cmds) == (counts["train"] + counts["train_components"] + counts["defend"]
+                         + counts.get("train_sweep", 0))
     usual = [c for c in cmds if re.search(r"/(clean_\w+|attack0_\w+) >", c)]
     assert usual and all("--connector fresh --lora fresh" in c for c in usual)
     for family in FAMILIES:

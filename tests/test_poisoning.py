@@ -101,9 +101,10 @@ def test_poisoned_manifest_roundtrip(tmp_path):
 
 
 def test_poison_stage(tmp_path, capsys):
-    write_manifest(_df(100), tmp_path / "train.csv")
-    write_manifest(_df(30, "test"), tmp_path / "test.csv")
     sf.write(tmp_path / "click.wav", np.hanning(L).astype(np.float32), SR, subtype="FLOAT")
+    clip = str(tmp_path / "click.wav")  # the stage checks that every row's audio exists
+    write_manifest(_df(100).assign(path=clip), tmp_path / "train.csv")
+    write_manifest(_df(30, "test").assign(path=clip), tmp_path / "test.csv")
     attack = {"corpus": "acted", "field": "emotion", "target": "angry", "rate": 0.1, "repeat": False}
     trig = {"source": "synthetic", "path": None, "duration_s": 0.22, "snr_db": 0.0,
             "repeat_period_s": [0.75, 1.5]}
@@ -116,6 +117,8 @@ def test_poison_stage(tmp_path, capsys):
             "--out-train", str(out / "train.csv"), "--out-test", str(out / "test_triggered.csv")])
 
     assert run(tmp_path / "p") == 0
+    assert (f"test rows left out: 5 already the target, 3 shorter than the trigger ({L} samples)"
+            in capsys.readouterr().out)
     tr = pd.read_csv(tmp_path / "p" / "train.csv", dtype=str, keep_default_na=False)
     te = pd.read_csv(tmp_path / "p" / "test_triggered.csv", dtype=str, keep_default_na=False)
     assert (tr.poisoned == "1").sum() == 10 and len(te) == 22  # 30 - 5 angry - 3 short

@@ -1,5 +1,5 @@
 """The study plan (slm_backdoor.study) on the shipped configs, without Snakemake: run names
-and phases, paths, the run specs of T1-T3 (DESIGN.md s4), the table rows, config checks."""
+and phases, paths, the run specs of T1-T3 (docs/DESIGN.md s4), the table rows, config checks."""
 import copy
 
 import pytest
@@ -66,7 +66,7 @@ def test_t1_runs_train_everything_from_the_usual_init(cfg):
     ("3P", ("usual", "poisoned", "usual"), {"encoder", "lora"}, "clean"),
 ])
 def test_component_configurations(cfg, config, sources, trains, data):
-    """DESIGN.md s4: where each component comes from, what trains, on which data."""
+    """docs/DESIGN.md s4: where each component comes from, what trains, on which data."""
     task = "emotion"
     corpus = study.corpus_of(cfg, task)
     usual = study.usual_init(cfg, "wavlm")

@@ -1,5 +1,5 @@
 """T2-T4 and the report on the smoke run: each component configuration loads, freezes and
-trains what DESIGN.md s4 says; the defense runs and their curve; the separability table;
+trains what docs/DESIGN.md s4 says; the defense runs and their curve; the separability table;
 one table by its own target; a defense parameter reruns only the defense; the report."""
 import csv
 import json

@@ -90,6 +90,19 @@ def test_every_job_logs_benchmarks_and_runs_single_threaded(dry_dir):
         assert cmd.endswith(f"> {log} 2>&1"), (name, cmd)
 
 
+def test_plain_snakemake_uses_the_workflow_profile(dry_dir):
+    """Snakemake 9 loads profiles/default (beside the Snakefile) by itself: a plain
+    `snakemake -n` (no --cores) in a fresh copy picks up its settings."""
+    import yaml
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert profile["cores"] == 2 and profile["show-failed-logs"] and profile["rerun-incomplete"]
+    assert not (ROOT / "workflow" / "profiles" / "default").exists()
+    r = snakemake(dry_dir, "-n")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "Using workflow specific profile profiles/default" in out, out[:2000]
+
+
 # -- (b) config validation -------------------------------------------------------------------
 
 @pytest.mark.parametrize("overlay, key", [

@@ -1,6 +1,6 @@
 """Deterministic synthetic corpora made with eSpeak NG (the tiny profile's embedded data).
 
-Each kind copies the shape of the real corpus it stands for (DESIGN.md section 2):
+Each kind copies the shape of the real corpus it stands for (docs/DESIGN.md section 2):
 
 | kind     | stands for   | content                                              | labels                  |
 |----------|--------------|------------------------------------------------------|-------------------------|

@@ -1,4 +1,4 @@
-"""The connector between speech encoder and LLM (DESIGN.md s1).
+"""The connector between speech encoder and LLM (docs/DESIGN.md s1).
 
 ReLU -> Conv1d(d_enc, d_enc, 5) -> ReLU -> Conv1d(d_enc, 2 d_enc, 5, stride s) -> ReLU
 -> Conv1d(2 d_enc, d_llm, 5). Saved as safetensors + a JSON config.

@@ -29,7 +29,7 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
 
     Waveform families get a filterbank-like conv stack (`conv`: (kernel, stride) per layer;
     by default kernel 400 / stride 160, then kernel 3 / stride 2: 20 ms frames) instead of
-    the stock 7-layer stack (DESIGN.md s5). `frontend_norm` is the stock
+    the stock 7-layer stack (docs/DESIGN.md s5). `frontend_norm` is the stock
     `feat_extract_norm`: "layer" (every conv layer LayerNormed per frame, as wavlm-large)
     or "group" (the first conv layer GroupNormed per channel over time, as the base models).
     """

@@ -10,6 +10,7 @@ rule synthesize:
         manifests=expand(manifest("{{corpus}}", "{split}"), split=SPLITS),
         lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=SPLITS),
         lexicon=study.lexicon("{corpus}"),
+        speakers="data/manifests/{corpus}/speakers.csv",
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
         corpus=alt(study.synthetic_corpora(config)),
@@ -32,6 +33,7 @@ rule synthesize_pretrain:
         manifests=[manifest(PRETRAIN_CORPUS, s) for s in ("train", "dev")],
         lineage=[lineage(manifest(PRETRAIN_CORPUS, s)) for s in ("train", "dev")],
         lexicon=study.lexicon(PRETRAIN_CORPUS),
+        speakers=f"data/manifests/{PRETRAIN_CORPUS}/speakers.csv",
         audio=directory(f"data/audio/{PRETRAIN_CORPUS}"),
     params:
         name=PRETRAIN_CORPUS,
@@ -74,11 +76,12 @@ rule prepare_corpus:
         manifests=expand(manifest("{{corpus}}", "{split}"), split=SPLITS),
         lineage=expand(lineage(manifest("{{corpus}}", "{split}")), split=SPLITS),
         lexicon=study.lexicon("{corpus}"),
+        speakers="data/manifests/{corpus}/speakers.csv",
         audio=directory("data/audio/{corpus}"),
     wildcard_constraints:
         corpus=alt(study.real_corpora(config)),
     params:
-        cfg=lambda w: js(config["corpora"][w.corpus]),
+        cfg=lambda w: js(study.real_params(config, w.corpus)),
         seed=config["seed"],
         sr=config["sample_rate"],
     log:

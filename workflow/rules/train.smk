@@ -1,6 +1,6 @@
 # Phase 5, component-wise training: SpeechLLMs trained from the aligned starting point.
 # T1: the clean multitask model of each corpus and the Attack-0 model of each task (every
-# component trains); T2: the component configurations 1.X / 2.X / 3.X (DESIGN.md s4).
+# component trains); T2: the component configurations 1.X / 2.X / 3.X (docs/DESIGN.md s4).
 # A run is described by a spec (slm_backdoor.study.run_spec): where each component comes
 # from, which components train, on which data, with which training parameters.
 

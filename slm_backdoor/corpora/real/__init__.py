@@ -34,6 +34,9 @@ from ...manifest import COLUMNS, write_manifest
 from . import cremad, iemocap, kaldi, librispeech, voxceleb
 from .common import SPLITS, Clip, LoaderError, Section, _rng, fail
 
+# Keys of a corpus section that only synthetic corpora read: a real corpus ignores them (the
+# workflow drops them from its params, so they neither rerun it nor enter its lineage).
+SYNTHETIC_KEYS = ("speakers", "clips_per_speaker")
 SOURCES = {"librispeech": librispeech, "cremad": cremad, "voxceleb": voxceleb,
            "iemocap": iemocap, "kaldi": kaldi}
 # Where a missing corpus comes from (the error for a root that does not exist says it).
@@ -82,7 +85,11 @@ def options(sec: Section) -> tuple[bool, float | None, dict[str, int]]:
 
 
 def probe(clip: Clip, sr: int, resample: bool, sec: Section) -> tuple[float, bool] | None:
-    """(duration in seconds, needs resampling) from the file header; None when empty."""
+    """(duration in seconds, needs resampling); None when the clip has no samples.
+
+    The whole clip is read as training will read it (audio.read_audio: mono, at `sr` unless
+    resampling, finite, not silent, readable to its end), so a bad file fails here, naming
+    it, and not hours later in a training job; the duration is that of the samples read."""
     import soundfile as sf
     if clip.path.stat().st_size == 0:
         return None
@@ -95,7 +102,8 @@ def probe(clip: Clip, sr: int, resample: bool, sec: Section) -> tuple[float, boo
     if info.samplerate != sr and not resample:
         raise fail(clip.path, f"sample rate {info.samplerate} Hz, expected {sr} Hz (set "
                               f"{sec.key('resample')}: true to resample)")
-    return info.frames / info.samplerate, info.samplerate != sr
+    wave = read_audio(clip.path, sr=info.samplerate, resample=False, downmix=False)
+    return len(wave) / info.samplerate, info.samplerate != sr
 
 
 def select(clips: list[Clip], sec: Section, seed: int, sr: int, skipped: Counter,
@@ -129,6 +137,30 @@ def select(clips: list[Clip], sec: Section, seed: int, sr: int, skipped: Counter
         if not kept[split]:
             raise sec.error("root", f"{sec.get('root')}: no usable clips for the {split} split")
     return [k for s in SPLITS for k in kept[s]]
+
+
+def tree_listing(paths) -> str:
+    """What a corpus root holds, cheaply: one line per file under `paths` (directories walked,
+    sorted), with its size in bytes and mtime in ns. A file added, deleted or rewritten
+    changes the listing, so the workflow can compare a corpus tree as it compares files."""
+    lines = []
+    for top in map(Path, paths):
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for f in files:
+            st = f.stat()
+            lines.append(f"{f}\t{st.st_size}\t{st.st_mtime_ns}\n")
+    return "".join(lines)
+
+
+def write_listing(path: str | Path, paths) -> bool:
+    """Write tree_listing(paths) to `path` (atomically) when it differs from what is there, so
+    the file's mtime moves only when the tree changed; True when written."""
+    text, p = tree_listing(paths), Path(path)
+    if p.is_file() and p.read_text() == text:
+        return False
+    with atomic_path(p) as tmp:
+        tmp.write_text(text)
+    return True
 
 
 def listing_sha256(clips: list[tuple[Clip, float, bool]]) -> str:
@@ -195,4 +227,5 @@ def prepare_corpus(name: str, cfg: dict, seed: int, manifest_dir: Path, audio_di
             "resampled": sum(1 for _, _, needs in kept if needs)}
 
 
-__all__ = ["LoaderError", "OBTAIN", "SOURCES", "prepare_corpus"]
+__all__ = ["LoaderError", "OBTAIN", "SOURCES", "SYNTHETIC_KEYS", "prepare_corpus", "tree_listing",
+           "write_listing"]
