@@ -18,7 +18,8 @@ def tracked_text_files():
 
 
 def test_no_reference_points_outside_the_repository():
-    bad = [name for name, text in tracked_text_files() if "../shared" in text]
+    outside = "../" + "shared"  # the old home of the design notes, outside a clone
+    bad = [name for name, text in tracked_text_files() if outside in text]
     assert not bad, bad
     assert (ROOT / "docs" / "DESIGN.md").is_file()
     assert "`docs/DESIGN.md`" in (ROOT / "README.md").read_text()
