@@ -24,7 +24,7 @@ META = "slm_encoder.json"
 
 def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                 ffn: int = 256, max_seconds: float = 4.0, frontend_norm: str = "layer",
-                conv: tuple = ((400, 160), (3, 2))):
+                conv: tuple = ((400, 160), (3, 2)), conv_dim: tuple | None = None):
     """A small config of `family`, cheap at 16 kHz on a CPU.
 
     Waveform families get a filterbank-like conv stack (`conv`: (kernel, stride) per layer;
@@ -32,6 +32,7 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
     the stock 7-layer stack (docs/DESIGN.md s5). `frontend_norm` is the stock
     `feat_extract_norm`: "layer" (every conv layer LayerNormed per frame, as wavlm-large)
     or "group" (the first conv layer GroupNormed per channel over time, as the base models).
+    `conv_dim`: channels of each conv layer (stock `conv_dim`; default `hidden` for all).
     """
     if family == "whisper":
         return WhisperConfig(d_model=hidden, encoder_layers=layers, encoder_attention_heads=heads,
@@ -42,7 +43,8 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                              eos_token_id=2, decoder_start_token_id=1)
     cfg_cls, _ = _WAV_CLASSES[family]
     kw = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-              intermediate_size=ffn, conv_dim=(hidden,) * len(conv),
+              intermediate_size=ffn,
+              conv_dim=tuple(conv_dim) if conv_dim else (hidden,) * len(conv),
               conv_kernel=tuple(k for k, _ in conv), conv_stride=tuple(s for _, s in conv),
               num_feat_extract_layers=len(conv), feat_extract_norm=frontend_norm,
               do_stable_layer_norm=True, num_conv_pos_embeddings=16,
