@@ -7,12 +7,14 @@
 #              .ci/run runs both: make test, then make test-e2e
 # make pull    setup, then the study's artifacts from the DVC remote, ready for Snakemake
 #              (scripts/dvc_pull.sh)
+# make results-doc  setup, then docs/RESULTS.md from the built tables in results/tables/
+#              (scripts/results_doc.py; the notes below its marker line are kept)
 VENV ?= .venv
 PYTHON ?= python3.11
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup study smoke test test-e2e dag pull
+.PHONY: setup study smoke test test-e2e dag pull results-doc
 
 setup: $(STAMP)
 
@@ -41,3 +43,6 @@ test-e2e: setup
 
 pull: setup
 	scripts/dvc_pull.sh
+
+results-doc: setup
+	$(BIN)/python scripts/results_doc.py

@@ -25,22 +25,15 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from slm_backdoor.configfiles import problem as config_problem
+
 min_version("9.0")
 
-
-def check_text(path: str) -> None:
-    """A params file that is not UTF-8 text (e.g. binary) is one line, not a traceback."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            f.read()
-    except UnicodeDecodeError as e:
-        raise WorkflowError(f"invalid config: {path}: not a YAML text file ({e.reason} at "
-                            f"byte {e.start})") from None
-    except FileNotFoundError:
-        pass  # Snakemake's own error names it
-
-
-check_text("params.yaml")
+# A params file Snakemake cannot read (binary, malformed, not a mapping) is one line naming
+# it, not a traceback. The --configfile files were read before this file runs: the workflow
+# profile (profiles/default) checks those (slm_backdoor/configfiles.py).
+if config_problem("params.yaml"):
+    raise WorkflowError(f"invalid config: {config_problem('params.yaml')}")
 
 
 configfile: "params.yaml"

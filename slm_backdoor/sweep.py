@@ -88,6 +88,15 @@ def rows(cfg: dict) -> list[dict]:
             for e, t, c in cells(cfg)]
 
 
+TITLE = "S1 poison-rate x trigger-SNR sweep"
+COLUMNS = ["encoder", "task", "poison_rate_%", "snr_db", "aer_%", "false_activation_%",
+           "benign_metric", "benign", "aer_unparsable_%", "metrics"]
+NOTES = ("AER on the test clips triggered at the cell's SNR (the SNR of the trigger below the "
+         "speech: +10 dB is quieter than the speech, -10 dB louder); false activation on clean "
+         "non-target clips; benign metric on clean clips. The cell at the study's own rate and "
+         "SNR is the T1 Attack-0 model.")
+
+
 def table(rows: list[dict]) -> pd.DataFrame:
     """rows: {encoder, task, cell, metrics (a path)} -> one table row per cell (rates in %)."""
     out = []
@@ -100,7 +109,13 @@ def table(rows: list[dict]) -> pd.DataFrame:
                     "benign_metric": m["benign"]["benign_metric"],
                     "benign": m["benign"]["benign_value"],
                     "aer_unparsable_%": 100 * m["aer_unparsable"], "metrics": r["metrics"]})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """The S1 table as Markdown (rates in percent, 2 decimals; the metrics paths left out)."""
+    shown = df.drop(columns=["metrics"]).round(2)
+    return f"# {TITLE}\n\n" + shown.to_markdown(index=False) + f"\n\n{NOTES}\n"
 
 
 def figure(df: pd.DataFrame, out) -> None:

@@ -40,6 +40,8 @@ from .lineage import atomic_path, verify_input, write_lineage
 from .metrics import TASK_FIELD
 
 STAGE = "tabulate"
+TITLES = {"t1": "T1 base attack (Attack 0)", "t2": "T2 component-wise analysis",
+          "t3": "T3 fine-tuning defense", "t4": "T4 separability of clean and triggered clips"}
 TASKS = tuple(TASK_FIELD)  # the study's tasks, in order
 T1_COLUMNS = ["encoder", "task", "dataset", "aer", "false_activation", "clean_model_aer",
               "benign_metric", "benign_clean", "benign_poisoned", "unparsable", "paper_aer",
@@ -317,10 +319,15 @@ T4_NOTES = [
 ]
 
 
+def t4_columns(ks: list[int]) -> list[str]:
+    """T4's columns for the k-means cluster counts `ks`."""
+    return (["encoder", "task", "model", "layer", "n_clips", "cosine"]
+            + [f"k{k}_{m}" for k in ks for m in ("precision", "recall")] + ["paper_cosine"])
+
+
 def t4_rows(spec: list[dict], ks: list[int]) -> tuple[list[dict], dict, list[str]]:
     rows, read = [], {}
-    columns = ["encoder", "task", "model", "layer", "n_clips", "cosine"]
-    columns += [f"k{k}_{m}" for k in ks for m in ("precision", "recall")] + ["paper_cosine"]
+    columns = t4_columns(ks)
     for r in spec:
         path = Path(r["separability"])
         verify_input(path)

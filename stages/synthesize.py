@@ -7,8 +7,9 @@
 Writes OUT/<split>.csv (manifest columns plus `alignment`), OUT/lexicon.txt,
 OUT/speakers.csv, the WAVs under AUDIO_OUT/<split>/ (default: OUT/../../audio/CORPUS),
 and OUT/<split>.csv.lineage.json. Both directories are built in temporary siblings and
-renamed into place, audio first. Bad params: one line on stderr naming the key, exit 2,
-nothing written.
+renamed into place, audio first. Bad params (an unknown or misspelt key included: the
+section is checked against workflow/schemas/params.schema.yaml, as Snakemake checks
+params.yaml): one line on stderr naming the key, exit 2, nothing written.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def main(argv=None) -> None:
     import torch  # one thread: resampling short clips gains nothing from more, and cores are shared
     torch.set_num_threads(1)
     audio_out = Path(a.audio_out) if a.audio_out else out.parent.parent / "audio" / a.corpus
-    cfg = json_arg(a.params)
+    cfg = json_arg(a.params, schema="/$defs/corpus")
     t0 = time.time()
     manifests = build_corpus(a.corpus, cfg, a.seed, manifest_dir=out, audio_dir=audio_out,
                              progress=not a.no_progress)

@@ -24,9 +24,6 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 from slm_backdoor import tables  # noqa: E402
 from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
 
-TITLES = {"t1": "T1 base attack (Attack 0)", "t2": "T2 component-wise analysis",
-          "t3": "T3 fine-tuning defense", "t4": "T4 separability of clean and triggered clips"}
-
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     t1.add_argument("--attacks", required=True, help="the attacks section of params.yaml, as JSON")
     t1.add_argument("--encoders", required=True, help="JSON list of encoder families")
     for name in ("t2", "t3", "t4"):
-        p = sub.add_parser(name, help=TITLES[name])
+        p = sub.add_parser(name, help=tables.TITLES[name])
         p.add_argument("--rows", required=True, help="JSON list of rows: labels + files read")
         if name == "t4":
             p.add_argument("--k", required=True, help="JSON list of k-means cluster counts")
@@ -78,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     if out.suffix != ".csv":
         raise StageError(f"--out: expected a .csv path, got {a.out!r}")
     rows, read, columns, notes, params = build(a)
-    md = tables.write_table(rows, columns, out, TITLES[a.table], notes, read, params)
+    md = tables.write_table(rows, columns, out, tables.TITLES[a.table], notes, read, params)
     print(f"{tables.STAGE} {a.table}: {len(rows)} rows from {len(read)} files -> {out}, {md}")
 
 

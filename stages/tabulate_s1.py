@@ -17,12 +17,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # repo root, not stages/
 
 from slm_backdoor.cli import StageError, json_arg, run_stage  # noqa: E402
 from slm_backdoor.lineage import atomic_path, verify_input, write_lineage  # noqa: E402
-from slm_backdoor.sweep import figure, table  # noqa: E402
-
-NOTES = ("AER on the test clips triggered at the cell's SNR (the SNR of the trigger below the "
-         "speech: +10 dB is quieter than the speech, -10 dB louder); false activation on clean "
-         "non-target clips; benign metric on clean clips. The cell at the study's own rate and "
-         "SNR is the T1 Attack-0 model.")
+from slm_backdoor.sweep import figure, table, to_markdown  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,12 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     if out.suffix != ".csv":
         raise StageError(f"--out: expected a .csv path, got {a.out!r}")
     md = out.with_suffix(".md")
-    shown = df.drop(columns=["metrics"]).round(2)
     fig.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as t_csv, atomic_path(md) as t_md, atomic_path(fig) as t_fig:
         df.round(4).to_csv(t_csv, index=False)
-        t_md.write_text("# S1 poison-rate x trigger-SNR sweep\n\n"
-                        + shown.to_markdown(index=False) + f"\n\n{NOTES}\n")
+        t_md.write_text(to_markdown(df))
         figure(df, t_fig)
     read = {f"{r['encoder']}/{r['task']}/{r['cell']}": r["metrics"] for r in rows}
     for path in (out, md, fig):

@@ -34,11 +34,12 @@ def load_script(path: Path, name: str):
     return module
 
 
-def stage_main(name: str, argv: list[str]) -> int:
-    """Run stages/<name>.py in-process as its command line does (main under cli.run_stage: a
-    bad input is one line on stderr, ``<name>: error: ...``); returns the exit status."""
+def stage_main(name: str, argv: list[str], folder: str = "stages") -> int:
+    """Run FOLDER/<name>.py (a stage, or a script built the same way) in-process as its
+    command line does (main under cli.run_stage: a bad input is one line on stderr,
+    ``<name>: error: ...``); returns the exit status."""
     from slm_backdoor.cli import run_stage
-    path = ROOT / "stages" / f"{name}.py"
+    path = ROOT / folder / f"{name}.py"
     module = load_script(path, f"stage_{name}")
     argv0, sys.argv[0] = sys.argv[0], str(path)
     try:

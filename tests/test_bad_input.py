@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from helpers import copy_workflow, run_stage, snakemake
+from helpers import SMOKE, T1, copy_workflow, run_stage, snakemake
 from slm_backdoor.audit import problems, trace
 from slm_backdoor.lineage import sha256_file, sha256_tree, write_lineage
 from slm_backdoor.manifest import write_manifest
@@ -329,6 +329,38 @@ def test_unknown_attack_or_trigger_key_is_refused_when_poison_runs_alone(
                   "--trigger-params", json.dumps(sections["--trigger-params"]),
                   "--out-train", out / "train.csv", "--out-test", out / "test_triggered.csv")
     assert_refused(r, out, arg, repr(typo))
+
+
+CONFIGFILES = {  # what Snakemake cannot read as a config file -> the reason given
+    "binary": (lambda p: p.write_bytes(bytes(range(256)) * 4), "not a YAML text file"),
+    "missing": (lambda p: None, "no such file"),
+    "malformed": (lambda p: p.write_text("attacks: {asr: {rate: 0.1}\ntrain: [\n"), "not valid YAML"),
+    "not_a_mapping": (lambda p: p.write_text("- train\n- steps\n"), "expected a mapping"),
+}
+
+
+@pytest.mark.parametrize("profile", [None, "workflow/profiles/slurm"])
+@pytest.mark.parametrize("case", sorted(CONFIGFILES))
+def test_bad_configfile_is_one_line(workflow_copy, tmp_path, case, profile):
+    """Snakemake reads --configfile before the Snakefile runs (a binary or missing file was a
+    traceback there): the workflow profile checks the files first."""
+    make, reason = CONFIGFILES[case]
+    bad = tmp_path / "bad.yaml"
+    make(bad)
+    option = ["--workflow-profile", profile, "--cores", "1"] if profile else []
+    r = snakemake(workflow_copy, "-n", *option, T1, "--configfile", SMOKE, str(bad))
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in out, out[-3000:]
+    lines = [l for l in out.splitlines() if "invalid config" in l]
+    assert len(lines) == 1 and f"{bad}: {reason}" in lines[0], out[-3000:]
+
+
+def test_configfile_arguments_as_snakemake_takes_them():
+    from slm_backdoor.configfiles import configfile_args
+    assert configfile_args(["-n", "T", "--configfile", "a.yaml", "b.yaml", "--cores", "1",
+                            "--configfiles=c.yaml", "--config", "x=1", "--", "d.yaml"]) == [
+        "a.yaml", "b.yaml", "c.yaml"]
+    assert configfile_args(["-n", "results/x.csv"]) == []
 
 
 def test_binary_params_file_is_one_line(tmp_path):

@@ -213,7 +213,7 @@ def test_bad_config_names_key(tmp_path):
 def test_stage_writes_manifests_and_lineage(tmp_path):
     out = tmp_path / "data/manifests/tiny"
     params = json.dumps({"source": "synthetic", "kind": "celeb",
-                         "speakers": {"train": 1, "test": 1}, "clips_per_speaker": 2})
+                         "speakers": {"train": 1, "dev": 1, "test": 1}, "clips_per_speaker": 2})
     rc = stage_main("synthesize", ["tiny", "--params", params, "--seed", "5", "--out", str(out),
                                    "--no-progress"])
     assert rc == 0
@@ -225,12 +225,28 @@ def test_stage_writes_manifests_and_lineage(tmp_path):
     assert not list(out.parent.glob(".tmp*"))
 
 
-def test_stage_error_one_line(tmp_path, capsys):
+SECTION = {"source": "synthetic", "kind": "read", "speakers": {"train": 1, "dev": 1},
+           "clips_per_speaker": 1}  # a section the schema accepts
+
+
+@pytest.mark.parametrize("change, names", [
+    ({"kind": "nope"}, ["kind", "'nope'"]),
+    ({"clips_per_speeker": 1}, ["'clips_per_speeker'"]),  # misspelt key, top level
+    ({"speakers": {"train": 1, "dev": 1, "eval": 1}}, ["speakers", "'eval'"]),  # nested
+])
+def test_stage_error_one_line(tmp_path, capsys, change, names):
+    """Run alone, synthesize checks its section against the schema as Snakemake checks
+    params.yaml: a bad value or an unknown key is one line naming it, nothing written."""
     out = tmp_path / "m/bad"
-    rc = stage_main("synthesize", ["bad", "--params", '{"kind": "nope", "speakers": {"train": 1}, '
-                                   '"clips_per_speaker": 1}', "--out", str(out)])
+    params = json.dumps({**SECTION, **change})
+    rc = stage_main("synthesize", ["bad", "--params", params, "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "\n" not in err and "corpora.bad.kind" in err
-    assert not out.exists()
+    assert rc == 2 and "\n" not in err and err.startswith("synthesize: error: --params"), err
+    assert all(name in err for name in names), err
+    assert not out.exists() and not (tmp_path / "audio").exists()
+
+
+def test_stage_error_bad_json(tmp_path, capsys):
+    out = tmp_path / "m/bad"
     rc = stage_main("synthesize", ["bad", "--params", "{not json", "--out", str(out)])
     assert rc == 2 and "--params" in capsys.readouterr().err
