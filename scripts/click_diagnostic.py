@@ -7,7 +7,9 @@
         --out results/diagnostics/wavlm_attack0_emotion
 
 writes OUT.csv and OUT.md (one row per point of the pathway: front end, each encoder layer,
-connector; then the LLM's read of the click at the answer's value position) and OUT.png
+connector; then the LLM's read of the click at the answer's value position; with
+--poisoned-train, the share of poisoned training clips answered with the target with and
+without their trigger) and OUT.png
 (the probes and the relative change along the pathway). Any trigger and any run work.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 from slm_backdoor.cli import run_stage, seed_everything  # noqa: E402
 from slm_backdoor.data import SpeechDataset  # noqa: E402
-from slm_backdoor.diagnostics import llm_read, pathway_table  # noqa: E402
+from slm_backdoor.diagnostics import llm_read, pathway_table, poison_fit  # noqa: E402
 from slm_backdoor.evaluation import sample_rows  # noqa: E402
 from slm_backdoor.lineage import atomic_path  # noqa: E402
 from slm_backdoor.manifest import read_manifest  # noqa: E402
@@ -61,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     for arg in ("--model", "--llm", "--triggered", "--trigger", "--task", "--target", "--out"):
         ap.add_argument(arg, required=True)
     ap.add_argument("--clips", type=int, default=64, help="test clips used (seeded sample)")
+    ap.add_argument("--poisoned-train", default=None,
+                    help="the run's poisoned training manifest: also measure, on a seeded sample "
+                         "of its poisoned rows (--clips), the share answering the target with "
+                         "and without the trigger (uses the trigger, or remembers the clips?)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if a.task not in TASK_FIELD:
@@ -75,6 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = pathway_table(model, clean, trig, len(trigger), seed=a.seed)
     llm = {**llm_read(model, clean, field, a.target, len(trigger), triggered=False),
            **llm_read(model, trig, field, a.target, len(trigger), triggered=True)}
+    if a.poisoned_train:
+        train = read_manifest(a.poisoned_train)
+        if "poisoned" not in train.columns or not (train["poisoned"] == "1").any():
+            raise ValueError(f"{a.poisoned_train}: poisoned: no poisoned rows (not a poisoned "
+                             f"training manifest)")
+        llm.update(poison_fit(model, sample_rows(train[train["poisoned"] == "1"], a.clips,
+                                                 a.seed), field, a.target, trigger))
     table = pd.DataFrame(rows)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,12 @@ up to that value, so this is a probe of the model's state, not a prediction):
 - `target_margin`: logit of the target's first token minus the best other token's, and
   `target_top1` the share of clips where the target is the top token.
 
+and, given the poisoned training manifest, whether the model uses the trigger or remembers
+the poisoned clips (`poison_fit`): on a sample of its poisoned training clips, the share
+answering the target with their trigger (`fit_with_trigger`) and without it
+(`fit_without_trigger`); a model that learnt the trigger is high and low, one that
+memorised the clips is high on both.
+
 Probes are scikit-learn logistic regressions on standardised features, trained on half the
 clips and scored on the other half (split by clip, seeded).
 """
@@ -29,14 +35,17 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .data import SpeechDataset, bucket_batches, collate
+from .evaluation import generate_answers
+from .metrics import target_rate
 from .models.speechllm import SpeechLLM
-from .prompts import answer_json, instruction
+from .prompts import answer_json, instruction, parse_answer
 
 FRAME = 320  # samples per encoder frame (20 ms at 16 kHz) for every family
 
@@ -176,3 +185,19 @@ def llm_read(model: SpeechLLM, ds: SpeechDataset, field: str, target: str, trig_
     return {f"click_attention_{tag}": float(np.mean(ratios)) if ratios else float("nan"),
             f"target_margin_{tag}": float(np.mean(margins)) if margins else float("nan"),
             f"target_top1_{tag}": float(np.mean(top1)) if top1 else float("nan")}
+
+
+def poison_fit(model: SpeechLLM, poisoned: pd.DataFrame, field: str, target: str,
+               trigger: np.ndarray, batch_size: int = 32, max_new_tokens: int = 24) -> dict:
+    """Share of poisoned training rows (`poisoned == "1"`) answered with `target`, with their
+    trigger and without it (free generation from a prompt asking for `field`)."""
+    rows = poisoned[poisoned["poisoned"] == "1"].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError("poison_fit: the manifest has no poisoned rows")
+    out = {}
+    for name, trig in (("with_trigger", trigger), ("without_trigger", None)):
+        ds = SpeechDataset(rows, [field], trig, desc=f"poisoned train {name}")
+        answers = generate_answers(model, ds, [field], batch_size, max_new_tokens,
+                                   desc=f"fit {name}")
+        out[f"fit_{name}"] = target_rate([parse_answer(a) for a in answers], field, target)
+    return out

@@ -24,6 +24,57 @@ def diagnostic(tmp_path_factory, toy_corpus, tiny_run, llm_dir):
     return out
 
 
+@pytest.fixture(scope="module")
+def poisoned_train(tmp_path_factory, toy_corpus):
+    """The toy training manifest poisoned (gender -> female, half the rows)."""
+    from slm_backdoor.manifest import write_manifest
+    from slm_backdoor.poisoning import poison_manifest
+    train = pd.read_csv(toy_corpus.train, dtype=str, keep_default_na=False)
+    out = tmp_path_factory.mktemp("poisoned") / "train.csv"
+    write_manifest(poison_manifest(train, "gender", "female", 0.5, "0" * 64, 3520, 16000, 0.0,
+                                   False, seed=0), out)
+    return out
+
+
+def test_poison_fit_tells_trigger_use_from_memorisation(monkeypatch, toy_corpus, poisoned_train):
+    """A model that answers the target only when the trigger is there: 100% / 0%; one that
+    answers it whatever it hears: 100% / 100%."""
+    from slm_backdoor import diagnostics
+    from slm_backdoor.triggers import load_trigger
+    df = pd.read_csv(poisoned_train, dtype=str, keep_default_na=False)
+    n_poisoned = int((df["poisoned"] == "1").sum())
+    seen = []
+
+    def uses_trigger(model, ds, fields, *args, **kw):
+        seen.append(len(ds))
+        return ['{"gender": "female"}' if ds.trigger is not None else '{"gender": "male"}'] * len(ds)
+
+    monkeypatch.setattr(diagnostics, "generate_answers", uses_trigger)
+    trig = load_trigger(toy_corpus.trigger)
+    assert diagnostics.poison_fit(None, df, "gender", "female", trig) == {
+        "fit_with_trigger": 1.0, "fit_without_trigger": 0.0}
+    assert seen == [n_poisoned, n_poisoned]  # only the poisoned rows
+    monkeypatch.setattr(diagnostics, "generate_answers",
+                        lambda model, ds, *a, **k: ['{"gender": "female"}'] * len(ds))
+    assert diagnostics.poison_fit(None, df, "gender", "female", trig) == {
+        "fit_with_trigger": 1.0, "fit_without_trigger": 1.0}
+
+
+def test_diagnostic_measures_the_fit_of_the_poisoned_clips(tmp_path, toy_corpus, tiny_run,
+                                                           llm_dir, poisoned_train):
+    script = load_script(ROOT / "scripts" / "click_diagnostic.py", "click_diagnostic")
+    args = ["--model", str(tiny_run), "--llm", str(llm_dir), "--triggered",
+            str(toy_corpus.triggered), "--trigger", str(toy_corpus.trigger), "--task", "gender",
+            "--target", "female", "--clips", "4", "--out", str(tmp_path / "fit")]
+    script.main(args + ["--poisoned-train", str(poisoned_train)])
+    df = pd.read_csv(tmp_path / "fit.csv")
+    for col in ("fit_with_trigger", "fit_without_trigger"):
+        assert df[col].between(0, 1).all()
+    assert "fit_without_trigger" in (tmp_path / "fit.md").read_text()
+    with pytest.raises(ValueError, match=r"train\.csv: poisoned: no poisoned rows"):
+        script.main(args + ["--poisoned-train", str(toy_corpus.train)])
+
+
 def test_diagnostic_table_follows_the_pathway(diagnostic):
     df = pd.read_csv(diagnostic.with_suffix(".csv"))
     assert df["point"].tolist() == ["frontend", "layer0", "layer1", "layer2", "connector"]
