@@ -2,7 +2,8 @@
 # make study   setup, then run the study (Snakemake, 2 cores, params.yaml)
 # make smoke   setup, then the smoke profile in a scratch copy of the workflow (.tmp.smoke/,
 #              git-ignored; never the study's data/ models/ results/), a couple of minutes
-# make test    setup, then the fast tier: unit and small integration tests (a few minutes)
+# make test    setup, then the fast tier: unit and small integration tests, two workers
+#              (pytest-xdist -n 2; about 3.5 min on 2 cores)
 # make test-e2e  setup, then the end-to-end smoke runs (pytest -m e2e; ~15 min each run)
 #              .ci/run runs both: make test, then make test-e2e
 # make pull    setup, then the study's artifacts from the DVC remote, ready for Snakemake
@@ -36,7 +37,7 @@ dag: setup
 	$(BIN)/dvc dag
 
 test: setup
-	$(BIN)/pytest -q -m "not slow and not e2e"
+	$(BIN)/pytest -q -n 2 -m "not slow and not e2e"
 
 test-e2e: setup
 	$(BIN)/pytest -q -m "e2e and not slow"
