@@ -58,7 +58,7 @@ def click_frames(positions: list[int], trig_len: int, n_frames: int) -> np.ndarr
     return m
 
 
-def _probe_accuracy(x0: np.ndarray, x1: np.ndarray, groups: np.ndarray, seed: int) -> float:
+def probe_accuracy(x0: np.ndarray, x1: np.ndarray, groups: np.ndarray, seed: int) -> float:
     """Held-out accuracy of a linear probe separating rows x0 (clean) from x1 (triggered);
     rows of the same clip (`groups`) stay on one side of the split."""
     rng = np.random.default_rng(seed)
@@ -123,9 +123,9 @@ def pathway_table(model: SpeechLLM, clean: SpeechDataset, trig: SpeechDataset, t
         rows.append({"point": point, "dim": pc[0][point].shape[1],
                      "rel_change_click": float(np.nanmean(change_click)),
                      "rel_change_rest": float(np.nanmean(change_rest)),
-                     "frame_probe": _probe_accuracy(np.concatenate(f0), np.concatenate(f1),
+                     "frame_probe": probe_accuracy(np.concatenate(f0), np.concatenate(f1),
                                                     groups, seed),
-                     "pooled_probe": _probe_accuracy(np.stack(pooled0), np.stack(pooled1),
+                     "pooled_probe": probe_accuracy(np.stack(pooled0), np.stack(pooled1),
                                                      clips, seed)})
     return rows
 

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 import torchaudio  # noqa: E402
 
 from slm_backdoor.data import SpeechDataset  # noqa: E402
-from slm_backdoor.diagnostics import _probe_accuracy, click_frames, json_positions  # noqa: E402
+from slm_backdoor.diagnostics import probe_accuracy, click_frames, json_positions  # noqa: E402
 from slm_backdoor.evaluation import sample_rows  # noqa: E402
 from slm_backdoor.manifest import read_manifest  # noqa: E402
 from slm_backdoor.triggers import load_trigger  # noqa: E402
@@ -64,10 +64,10 @@ def main() -> None:
             for i, (c, t) in enumerate(zip(x0, x1)):
                 m = click_frames(json_positions(rows.iloc[i].to_dict()), len(trig), c.shape[0])
                 f0.append(c[m]), f1.append(t[m]), groups.append(np.full(int(m.sum()), i))
-            pooled = _probe_accuracy(np.stack([np.r_[c.mean(0), c.max(0)] for c in x0]),
+            pooled = probe_accuracy(np.stack([np.r_[c.mean(0), c.max(0)] for c in x0]),
                                      np.stack([np.r_[t.mean(0), t.max(0)] for t in x1]),
                                      np.arange(len(x0)), a.seed)
-            frame = _probe_accuracy(np.concatenate(f0), np.concatenate(f1),
+            frame = probe_accuracy(np.concatenate(f0), np.concatenate(f1),
                                     np.concatenate(groups), a.seed)
             print(f"{str(normalise):10s} {units:6s} {pooled:12.3f} {frame:11.3f}")
 
