@@ -15,6 +15,9 @@ from torch import nn
 from transformers import (HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig,
                           WavLMModel, WhisperConfig, WhisperFeatureExtractor, WhisperModel)
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
+from transformers.utils import logging as hf_logging
+
+from .frontends import N_MELS, LogMelFrontEnd
 
 FAMILIES = ("wavlm", "hubert", "wav2vec2", "whisper")
 _WAV_CLASSES = {"wavlm": (WavLMConfig, WavLMModel), "hubert": (HubertConfig, HubertModel),
@@ -24,7 +27,8 @@ META = "slm_encoder.json"
 
 def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                 ffn: int = 256, max_seconds: float = 4.0, frontend_norm: str = "layer",
-                conv: tuple = ((400, 160), (3, 2)), conv_dim: tuple | None = None):
+                conv: tuple = ((400, 160), (3, 2)), conv_dim: tuple | None = None,
+                frontend: str = "cnn"):
     """A small config of `family`, cheap at 16 kHz on a CPU.
 
     Waveform families get a filterbank-like conv stack (`conv`: (kernel, stride) per layer;
@@ -33,7 +37,12 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
     `feat_extract_norm`: "layer" (every conv layer LayerNormed per frame, as wavlm-large)
     or "group" (the first conv layer GroupNormed per channel over time, as the base models).
     `conv_dim`: channels of each conv layer (stock `conv_dim`; default `hidden` for all).
+    `frontend`: "cnn" (the stock learned conv stack) or "logmel" (a fixed log-mel spectrum in
+    its place, `frontends.LogMelFrontEnd`, with `conv`'s windows and hops; recorded in the
+    config as `slm_frontend`, so the saved encoder loads with it).
     """
+    if frontend not in ("cnn", "logmel"):
+        raise ValueError(f"unknown encoder frontend {frontend!r} (expected cnn or logmel)")
     if family == "whisper":
         return WhisperConfig(d_model=hidden, encoder_layers=layers, encoder_attention_heads=heads,
                              encoder_ffn_dim=ffn, decoder_layers=1, decoder_attention_heads=heads,
@@ -42,6 +51,11 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
                              max_target_positions=16, dropout=0.0, pad_token_id=0, bos_token_id=1,
                              eos_token_id=2, decoder_start_token_id=1)
     cfg_cls, _ = _WAV_CLASSES[family]
+    if frontend == "logmel":
+        conv_dim = conv_dim or (N_MELS,) * len(conv)
+        if conv_dim[-1] != N_MELS:
+            raise ValueError(f"frontend logmel gives {N_MELS} bands: conv_dim[-1] must be "
+                             f"{N_MELS}, got {conv_dim[-1]}")
     kw = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
               intermediate_size=ffn,
               conv_dim=tuple(conv_dim) if conv_dim else (hidden,) * len(conv),
@@ -53,7 +67,13 @@ def tiny_config(family: str, hidden: int = 128, layers: int = 4, heads: int = 4,
               layerdrop=0.0, vocab_size=32)
     if family == "wavlm":
         kw.update(num_buckets=64, max_bucket_distance=200)
+    if frontend != "cnn":
+        kw.update(slm_frontend=frontend)
     return cfg_cls(**kw)
+
+
+def _frontend(config) -> str:
+    return getattr(config, "slm_frontend", "cnn")
 
 
 class SpeechEncoder(nn.Module):
@@ -64,6 +84,9 @@ class SpeechEncoder(nn.Module):
         if family not in FAMILIES:
             raise ValueError(f"unknown encoder family {family!r} (expected one of {FAMILIES})")
         self.family, self.model, self.feature_extractor = family, model, feature_extractor
+        if family != "whisper" and _frontend(model.config) == "logmel":
+            c = model.config  # the stock CNN is replaced; its weights are never used
+            model.feature_extractor = LogMelFrontEnd(list(c.conv_kernel), list(c.conv_stride))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -85,7 +108,23 @@ class SpeechEncoder(nn.Module):
             if meta.exists():  # saved by us: the encoder alone
                 return cls(family, WhisperEncoder.from_pretrained(name_or_path, **fp32), fe)
             return cls(family, WhisperModel.from_pretrained(name_or_path, **fp32).get_encoder(), fe)
-        return cls(family, _WAV_CLASSES[family][1].from_pretrained(name_or_path, **fp32))
+        cfg_cls, model_cls = _WAV_CLASSES[family]
+        if _frontend(cfg_cls.from_pretrained(name_or_path)) != "logmel":
+            return cls(family, model_cls.from_pretrained(name_or_path, **fp32))
+        # Ours with the log-mel front end: the stock class loads everything but the CNN it
+        # builds (and we replace); its expected report of the missing CNN weights is quieted
+        # and any other missing weight is an error.
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model, info = model_cls.from_pretrained(name_or_path, output_loading_info=True, **fp32)
+        finally:
+            hf_logging.set_verbosity(level)
+        other = [k for k in info["missing_keys"] if not k.startswith("feature_extractor.")]
+        if other or info["unexpected_keys"]:
+            raise ValueError(f"{name_or_path}: encoder weights do not match its config "
+                             f"(missing {other}, unexpected {info['unexpected_keys']})")
+        return cls(family, model)
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
@@ -117,7 +156,7 @@ class SpeechEncoder(nn.Module):
         return self.model.layers if self.family == "whisper" else self.model.encoder.layers
 
     def frontend_parameters(self):
-        """The CNN feature extractor (always frozen in the study)."""
+        """The CNN feature extractor (always frozen in the study; none for log-mel)."""
         if self.family == "whisper":
             return [*self.model.conv1.parameters(), *self.model.conv2.parameters()]
         return list(self.model.feature_extractor.parameters())
