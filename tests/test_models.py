@@ -156,3 +156,70 @@ def test_training_resumes_to_the_same_weights(tmp_path, llm_dir, encoder_dirs):
     assert hist["steps_done"] == 6
     for (n, a), (_, b) in zip(ref.named_parameters(), resumed.named_parameters()):
         assert torch.allclose(a, b, atol=1e-6), n
+
+
+@pytest.mark.parametrize("family", ["wavlm", "hubert", "wav2vec2"])
+def test_logmel_front_end_saves_loads_and_keeps_the_frame_rate(tmp_path, family):
+    """The tiny profile's log-mel front end (arch frontend: logmel) replaces the stock CNN
+    inside the stock class, survives save/load through the config, and gives the frame
+    lengths the stock conv stack computes."""
+    from slm_backdoor.models.encoders import tiny_config
+    from slm_backdoor.models.frontends import LogMelFrontEnd
+    torch.manual_seed(0)
+    enc = SpeechEncoder.from_config(family, tiny_config(family, hidden=32, layers=1, heads=2,
+                                                        ffn=64, frontend="logmel"))
+    assert isinstance(enc.model.feature_extractor, LogMelFrontEnd)
+    assert enc.frontend_parameters() == []
+    waves, lengths = torch.randn(2, 24000) * 0.1, torch.tensor([24000, 13000])
+    h, flen = enc(waves, lengths)
+    front = enc.model.feature_extractor(waves)
+    assert front.shape[:2] == (2, 80) and front.shape[2] == h.shape[1] == int(flen[0])
+    enc.save_pretrained(tmp_path)
+    back = SpeechEncoder.from_pretrained(family, tmp_path)
+    assert isinstance(back.model.feature_extractor, LogMelFrontEnd)
+    assert torch.equal(back(waves, lengths)[0], h)
+    plain = SpeechEncoder.from_config(family, tiny_config(family, hidden=32, layers=1, heads=2,
+                                                          ffn=64))
+    assert not isinstance(plain.model.feature_extractor, LogMelFrontEnd)  # stock by default
+
+
+def test_logmel_front_end_shows_a_click_at_its_frames_only():
+    """A click at 0 dB added to a tone in faint noise lifts the high mel bands of its onset
+    frame by over 8 dB and leaves the frames outside it within 1 dB (a fixed transform; only
+    the 80 dB floor under the clip's peak moves)."""
+    from slm_backdoor.models.frontends import LogMelFrontEnd
+    from slm_backdoor.triggers import synth_click
+    fe = LogMelFrontEnd([400, 3], [160, 2])
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(32000) / 16000
+    clean = 0.3 * torch.sin(2 * torch.pi * 220 * t) + 0.01 * torch.randn(32000, generator=g)
+    click = torch.from_numpy(synth_click(16000, 0.22, 0)).float()
+    trig = clean.clone()
+    trig[16000:16000 + len(click)] += click * 0.3 / click.abs().max()
+    diff = fe(trig[None])[0] - fe(clean[None])[0]        # (80 bands, frames), units of 40 dB
+    onset = 16000 // 320
+    assert diff[40:, onset - 1:onset + 2].mean(0).max() * 40 > 8
+    outside = torch.cat([diff[:, : onset - 2], diff[:, onset + 14:]], 1)
+    assert outside.abs().max() * 40 < 1
+
+
+def test_logmel_front_end_rejects_a_mismatched_projection():
+    from slm_backdoor.models.encoders import tiny_config
+    with pytest.raises(ValueError, match="conv_dim"):
+        tiny_config("wavlm", frontend="logmel", conv_dim=(64, 64))
+    with pytest.raises(ValueError, match="frontend"):
+        tiny_config("wavlm", frontend="mfcc")
+
+
+def test_logmel_encoder_with_missing_weights_is_an_error(tmp_path):
+    from safetensors.torch import load_file, save_file
+    from slm_backdoor.models.encoders import tiny_config
+    enc = SpeechEncoder.from_config("wavlm", tiny_config("wavlm", hidden=32, layers=1, heads=2,
+                                                         ffn=64, frontend="logmel"))
+    enc.save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    dropped = next(k for k in weights if "encoder.layers.0" in k)
+    save_file({k: v for k, v in weights.items() if k != dropped}, tmp_path / "model.safetensors",
+              metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="do not match"):
+        SpeechEncoder.from_pretrained("wavlm", tmp_path)
