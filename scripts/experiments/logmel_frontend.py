@@ -5,9 +5,11 @@ found the click in a fixed mel spectrum (pooled probe 1.00) where every learned 
 Whisper, whose input is log-mel, is the one family where the click takes. Does the same input
 make it take for WavLM?
 
-The stock model class is kept; only its `feature_extractor` (the CNN) is swapped for
-`LogMel`: an 80-band mel spectrum with the first conv layer's window and hop (25 ms / 10 ms by
-default), in Whisper's log units, then averaged over the later conv layers' (kernel, stride),
+Superseded by `pretrain.encoder.arch.frontend: logmel` (slm_backdoor/models/frontends.py),
+now the tiny default; kept to load the encoder measured first, saved before the option
+existed. The stock model class is kept; only its `feature_extractor` (the CNN) is swapped for
+`LogMelFrontEnd`: an 80-band mel spectrum with the first conv layer's window and hop
+(25 ms / 10 ms by default), in Whisper's log units, then averaged over the later conv layers' (kernel, stride),
 so the frame rate and `_get_feat_extract_output_lengths` stay the stock ones. Its output goes
 to the stock feature projection (LayerNorm + Linear), so the arch's last `conv_dim` must be
 80. The swap is made on every SpeechEncoder built or loaded in the process, before the
@@ -22,39 +24,11 @@ import runpy
 import sys
 from pathlib import Path
 
-import torch
-import torchaudio
-from torch import nn
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
 from slm_backdoor.models.encoders import SpeechEncoder  # noqa: E402
-
-N_MELS = 80
-
-
-class LogMel(nn.Module):
-    """(B, N) waveform -> (B, 80, T) log-mel frames at the conv stack's frame rate."""
-
-    def __init__(self, kernels, strides):
-        super().__init__()
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            16000, n_fft=kernels[0], hop_length=strides[0], n_mels=N_MELS, center=False)
-        for name, buf in list(self.mel.named_buffers()):  # keep them out of the checkpoint
-            mod = self.mel.get_submodule(name.rsplit(".", 1)[0]) if "." in name else self.mel
-            key = name.rsplit(".", 1)[-1]
-            mod._non_persistent_buffers_set.add(key)
-        self.pools = list(zip(kernels[1:], strides[1:]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.mel(x).clamp(min=1e-10).log10()                      # (B, 80, T1)
-        peak = m.amax(dim=(1, 2), keepdim=True)
-        m = (torch.maximum(m, peak - 8.0) + 4.0) / 4.0                 # Whisper's log units
-        for k, s in self.pools:
-            m = nn.functional.avg_pool1d(m, k, s)
-        return m
-
+from slm_backdoor.models.frontends import N_MELS, LogMelFrontEnd  # noqa: E402
 
 _init = SpeechEncoder.__init__
 
@@ -66,7 +40,7 @@ def __init__(self, family, model, feature_extractor=None):
         if c.conv_dim[-1] != N_MELS:
             raise SystemExit(f"logmel_frontend: arch conv_dim[-1] must be {N_MELS} (the feature "
                              f"projection's input), got {c.conv_dim[-1]}")
-        model.feature_extractor = LogMel(list(c.conv_kernel), list(c.conv_stride))
+        model.feature_extractor = LogMelFrontEnd(list(c.conv_kernel), list(c.conv_stride))
 
 
 SpeechEncoder.__init__ = __init__
