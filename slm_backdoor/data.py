@@ -60,7 +60,8 @@ class SpeechDataset:
     """Rows of a (possibly poisoned) manifest with their audio held in memory.
 
     `fields`: the fields a prompt may ask for. With probability `subset_prob` a training
-    prompt asks for a random non-empty subset of them (docs/DESIGN.md s1), else for all.
+    prompt asks for a random non-empty subset of them (docs/DESIGN.md s1), else for all
+    (see choose_fields for a task run's own field).
     """
 
     def __init__(self, df: pd.DataFrame, fields: list[str], trigger: np.ndarray | None = None,
@@ -81,7 +82,16 @@ class SpeechDataset:
         return Example(self.waves[i], self.labels[i], i)
 
 
-def choose_fields(fields: list[str], rng: np.random.Generator, subset_prob: float) -> list[str]:
+def choose_fields(fields: list[str], rng: np.random.Generator, subset_prob: float,
+                  focus: str | None = None, focus_prob: float = 0.0) -> list[str]:
+    """A training prompt's fields. A task run (`focus`: its task's field) asks for that field
+    alone with probability `focus_prob`, the prompt the evaluation asks; otherwise, and in a
+    run without a task, a random subset with probability `subset_prob`, else all fields."""
+    if focus is not None and focus_prob > 0:
+        if focus not in fields:
+            raise ValueError(f"task field {focus!r} is not among the prompt fields {fields}")
+        if rng.random() < focus_prob:
+            return [focus]
     if len(fields) > 1 and rng.random() < subset_prob:
         k = int(rng.integers(1, len(fields) + 1))
         pick = set(rng.choice(len(fields), size=k, replace=False).tolist())

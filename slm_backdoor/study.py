@@ -22,6 +22,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from .checkpoints import resolve_checkpoint
+from .metrics import TASK_FIELD
 
 TASKS = ("asr", "emotion", "gender", "age")
 FAMILIES = ("wavlm", "hubert", "wav2vec2", "whisper")
@@ -433,13 +434,16 @@ def usual_init(cfg: dict, encoder: str) -> dict:
 
 
 def data_of(cfg: dict, task: str | None, poisoned_data: bool, corpus: str | None = None) -> dict:
-    """Training data: the task's poisoned training manifest, or a corpus' clean one."""
+    """Training data: the task's poisoned training manifest, or a corpus' clean one; and the
+    task's field (train.task_prompt_prob of the prompts ask for it alone), None without a task."""
+    field = TASK_FIELD[task] if task else None
     if poisoned_data:
         return {"train_manifest": poisoned(task, "train"),
-                "dev_manifest": manifest(corpus_of(cfg, task), "dev"), "trigger": TRIGGER}
+                "dev_manifest": manifest(corpus_of(cfg, task), "dev"), "trigger": TRIGGER,
+                "task_field": field}
     corpus = corpus or corpus_of(cfg, task)
     return {"train_manifest": manifest(corpus, "train"), "dev_manifest": manifest(corpus, "dev"),
-            "trigger": None}
+            "trigger": None, "task_field": field}
 
 
 def spec(cfg: dict, sources: dict, trains: set, data: dict, section: str | None = None) -> dict:
@@ -536,6 +540,8 @@ def spec_args(cfg: dict, spec: dict) -> str:
             "--train-manifest", spec["train_manifest"], "--dev-manifest", spec["dev_manifest"]]
     if spec.get("trigger"):
         args += ["--trigger", spec["trigger"]]
+    if spec.get("task_field"):
+        args += ["--task-field", spec["task_field"]]
     return " ".join(shlex.quote(a) for a in args)
 
 

@@ -29,6 +29,7 @@ class TrainConfig:
     min_delta: float = 1e-3      # a smaller fall of the validation loss is no improvement
     restore_best: bool = False   # end on the best-validation weights (else: the last ones)
     subset_prob: float = 0.5
+    task_prompt_prob: float = 0.0  # a task run: share of prompts asking for its field alone
     grad_clip: float = 1.0
     save_every: int = 50         # resumable state every N steps
     seed: int = 0
@@ -91,7 +92,7 @@ def _save_state(state_dir: Path, model, opt, info: dict, best_state: dict | None
 
 def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg: TrainConfig,
           state_dir: str | Path | None = None, desc: str = "train",
-          probe=None, probe_every: int = 0) -> dict:
+          probe=None, probe_every: int = 0, focus: str | None = None) -> dict:
     """Train in place until `steps` or early stopping (no fall of the clean validation loss
     by `min_delta` in `patience` evaluations); the model then holds the last weights, or the
     best-validation ones with `restore_best`.
@@ -102,6 +103,9 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
 
     `probe(model) -> dict`, if given, is measured before the first step and every
     `probe_every` steps (and at the end); the results go to history["probe"].
+
+    `focus`: the field of the run's task, asked alone in a share `task_prompt_prob` of the
+    training prompts (data.choose_fields); None for a run without a task (a clean model).
     """
     model.train()
     opt = torch.optim.AdamW(_param_groups(model, cfg.lr, cfg.weight_decay), betas=(0.9, 0.98))
@@ -136,8 +140,8 @@ def train(model: SpeechLLM, train_ds: SpeechDataset, val_ds: SpeechDataset, cfg:
         for k in range(cfg.grad_accum):
             idx = epoch_batches[(step * cfg.grad_accum + k) % per_epoch % len(epoch_batches)]
             ex = [train_ds[i] for i in idx]
-            w, l, p, a = collate(ex, [choose_fields(train_ds.fields, rng, cfg.subset_prob)
-                                      for _ in ex])
+            w, l, p, a = collate(ex, [choose_fields(train_ds.fields, rng, cfg.subset_prob,
+                                                    focus, cfg.task_prompt_prob) for _ in ex])
             loss = model(w, l, p, a) / cfg.grad_accum
             loss.backward()
             loss_sum += loss.item()

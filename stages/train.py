@@ -59,6 +59,9 @@ def main() -> None:
     ap.add_argument("--trigger", default=None, help="trigger WAV (needed if rows are poisoned)")
     ap.add_argument("--fields", default=None, help="comma-separated prompt fields (default: all "
                                                     "labelled fields of the corpus)")
+    ap.add_argument("--task-field", default=None,
+                    help="the run's task field: a share train.task_prompt_prob of the training "
+                         "prompts asks for it alone (the evaluation's prompt)")
     ap.add_argument("--probe", default=None,
                     help="JSON {task, target, probe_clean, probe_triggered, trigger, every, clips, "
                          "batch_size, max_new_tokens}: measure AER and the benign metric on a "
@@ -77,6 +80,9 @@ def main() -> None:
 
     tr, dv = read_manifest(a.train_manifest), read_manifest(a.dev_manifest)
     fields = a.fields.split(",") if a.fields else corpus_fields(tr)
+    if a.task_field is not None and a.task_field not in fields:
+        raise StageError(f"--task-field: {a.task_field!r} is not a prompt field of "
+                         f"{a.train_manifest} ({', '.join(fields)})")
     poisoned = "poisoned" in tr.columns and (tr["poisoned"] == "1").any()
     if poisoned and not a.trigger:
         raise ValueError(f"{a.train_manifest}: has poisoned rows but no --trigger was given")
@@ -97,11 +103,11 @@ def main() -> None:
     before = fingerprints(model)
     tcfg = TrainConfig.from_dict({**cfg, "seed": a.seed})
     hist = train(model, train_ds, dev_ds, tcfg, state_dir=state, desc=out.name, probe=probe,
-                 probe_every=probe_every)
+                 probe_every=probe_every, focus=a.task_field)
     audit = check_audit(model, before, expected)
     sources = {"encoder": a.encoder, "connector": a.connector, "lora": a.lora, "llm": a.llm,
                "train_encoder": a.train_encoder, "train_connector": a.train_connector,
-               "train_lora": a.train_lora, "fields": fields}
+               "train_lora": a.train_lora, "fields": fields, "task_field": a.task_field}
     with atomic_path(out) as tmp:
         save_run(model, tmp, audit, hist, sources)
     inputs = {"train_manifest": a.train_manifest, "dev_manifest": a.dev_manifest, "llm": a.llm,

@@ -1,7 +1,10 @@
 import json
 
+import numpy as np
+
 import pytest
 
+from slm_backdoor.data import choose_fields
 from slm_backdoor.prompts import FIELDS, answer_json, instruction, normalize, parse_answer
 
 
@@ -51,3 +54,18 @@ def test_normalize():
     assert normalize("Don't") == "dont"
     assert normalize(None) == ""
     assert normalize(25) == "25"
+
+
+def test_choose_fields_task_prompt_share():
+    fields = ["transcript", "gender", "emotion", "age"]
+    rng = np.random.default_rng(0)
+    draws = [choose_fields(fields, rng, 0.2, "emotion", 0.5) for _ in range(4000)]
+    alone = sum(d == ["emotion"] for d in draws) / len(draws)
+    # 0.5 asked alone, plus the subset draws that happen to pick it alone (0.5 * 0.2 / 16)
+    assert 0.48 < alone < 0.55
+    assert sum(d == fields for d in draws) / len(draws) > 0.35
+    rng = np.random.default_rng(0)
+    plain = [choose_fields(fields, rng, 0.2) for _ in range(4000)]
+    assert sum(d == ["emotion"] for d in plain) / len(plain) < 0.03
+    with pytest.raises(ValueError, match="task field 'speaker'"):
+        choose_fields(fields, rng, 0.2, "speaker", 0.5)

@@ -103,7 +103,9 @@ def test_spec_inputs_and_args(cfg):
     args = study.spec_args(cfg, s).split()
     assert args[args.index("--encoder") + 1] == f"models/runs/wavlm/clean_{corpus}/encoder"
     assert args[args.index("--train-encoder") + 1] == "0"
-    assert args[-2:] == ["--trigger", study.TRIGGER]
+    assert args[-4:] == ["--trigger", study.TRIGGER, "--task-field", "gender"]
+    clean = study.spec_args(cfg, study.run_spec(cfg, "wavlm", f"clean_{corpus}")).split()
+    assert "--task-field" not in clean  # the clean multitask model has no task
     align = study.align_spec(cfg, "whisper")
     assert study.spec_inputs(cfg, align)["encoder_source"] == "models/pretrained/encoder_whisper"
 
