@@ -17,9 +17,13 @@ def test_cell_names_round_trip():
 
 
 def test_default_grid_and_the_reused_study_cell():
-    cfg = merged()
+    assert len(sweep.cells(merged())) == 1 * 2 * 5 * 3  # encoders x tasks x rates x SNRs
+    full = merged("workflow/profiles/full/params.yaml")  # the full grid, one overlay away
+    assert len(sweep.cells(full)) == 4 * 4 * 5 * 3
+    assert full["components"]["tasks"] == ["asr", "emotion", "gender", "age"]
+    cfg = merged("workflow/profiles/full/params.yaml")
+    cfg["sweep"]["encoders"], cfg["sweep"]["tasks"] = ["wavlm", "whisper"], ["emotion", "asr"]
     cells = sweep.cells(cfg)
-    assert len(cells) == 2 * 2 * 5 * 3  # encoders x tasks x rates x SNRs
     # the emotion attack's own rate (10%) at the trigger's own SNR (0 dB) is the T1 model
     assert sweep.metrics_file(cfg, "wavlm", "emotion", "rate0.1_snr0") == \
         "results/metrics/wavlm/attack0_emotion/emotion.json"
