@@ -371,3 +371,14 @@ def test_binary_params_file_is_one_line(tmp_path):
     assert r.returncode != 0 and "Traceback" not in out, out[-3000:]
     lines = [l for l in out.splitlines() if "invalid config" in l]
     assert len(lines) == 1 and "params.yaml: not a YAML text file" in lines[0], out
+
+
+def test_task_field_that_is_not_a_prompt_field_is_refused(tmp_path, toy_corpus, llm_dir,
+                                                          encoder_dirs):
+    out = tmp_path / "run"
+    r = run_stage("train", "--llm", llm_dir, "--encoder", encoder_dirs["wavlm"], "--connector",
+                  "fresh", "--lora", "fresh", "--train-manifest", toy_corpus.train,
+                  "--dev-manifest", toy_corpus.dev, "--fields", "gender,age",
+                  "--task-field", "emotion", "--params", '{"steps": 1, "batch_size": 2, '
+                  '"lr": {"connector": 1e-3, "lora": 1e-3}}', "--out", out)
+    assert "--task-field: 'emotion'" in assert_refused(r, out, toy_corpus.train)
