@@ -32,10 +32,22 @@ def parse_cell(name: str) -> tuple[float, float]:
 
 
 def cells(cfg: dict) -> list[tuple[str, str, str]]:
-    """(encoder, task, cell name) of every cell of the sweep section, in table order."""
+    """(encoder, task, cell name) of every cell of the sweep section, in table order.
+
+    design `grid`: every rate at every SNR. `cross`: every rate at the trigger's own SNR, and
+    the task's own rate at every SNR (the two axes through the study cell; fewer runs)."""
     s = cfg["sweep"]
-    return [(e, t, cell_name(r, snr)) for e in s["encoders"] for t in s["tasks"]
-            for snr in s["snr_db"] for r in s["rates"]]
+    out = []
+    for e in s["encoders"]:
+        for t in s["tasks"]:
+            if s["design"] == "grid":
+                pairs = [(r, snr) for snr in s["snr_db"] for r in s["rates"]]
+            else:
+                own_rate, own_snr = cfg["attacks"][t]["rate"], cfg["trigger"]["snr_db"]
+                pairs = [(r, own_snr) for r in s["rates"]] + [(own_rate, snr) for snr in s["snr_db"]]
+            names = dict.fromkeys(cell_name(r, snr) for r, snr in pairs)  # ordered, no repeats
+            out += [(e, t, c) for c in names]
+    return out
 
 
 def attack_of(cfg: dict, task: str, cell: str) -> dict:
@@ -119,25 +131,33 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def figure(df: pd.DataFrame, out) -> None:
-    """AER (solid) and false activation (dotted) against poisoning rate, one line per SNR,
-    one panel per encoder and task."""
+    """One column of panels per encoder and task. Top: AER (solid) and false activation
+    (dotted) against poisoning rate, one line per SNR swept over two rates or more. Bottom:
+    the same against trigger SNR, one line per rate swept over two SNRs or more."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     panels = list(dict.fromkeys(zip(df["encoder"], df["task"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False)
-    for ax, (enc, task) in zip(axes[0], panels):
-        sub = df[(df["encoder"] == enc) & (df["task"] == task)]
-        for snr, g in sub.groupby("snr_db", sort=False):
-            g = g.sort_values("poison_rate_%")
-            line, = ax.plot(g["poison_rate_%"], g["aer_%"], "o-", label=f"{snr:+g} dB")
-            ax.plot(g["poison_rate_%"], g["false_activation_%"], ":", color=line.get_color())
-        ax.set_xscale("log")
-        ax.set_ylim(-3, 103)
-        ax.set_title(f"{enc}, {task}", fontsize=9)
-        ax.set_xlabel("poisoning rate (%)")
-    axes[0][0].set_ylabel("AER % (solid), false activation % (dotted)")
-    axes[0][0].legend(title="trigger SNR", fontsize=7, title_fontsize=7)
+    fig, axes = plt.subplots(2, len(panels), figsize=(3.2 * len(panels), 6.0), squeeze=False)
+    rows = [("snr_db", "poison_rate_%", "poisoning rate (%)", "{:+g} dB", "trigger SNR"),
+            ("poison_rate_%", "snr_db", "trigger SNR (dB below the speech)", "{:g}%", "poison rate")]
+    for row, (line_by, x, xlabel, label, title) in zip(axes, rows):
+        for ax, (enc, task) in zip(row, panels):
+            sub = df[(df["encoder"] == enc) & (df["task"] == task)]
+            for key, g in sub.groupby(line_by, sort=False):
+                if len(g) < 2:
+                    continue
+                g = g.sort_values(x)
+                line, = ax.plot(g[x], g["aer_%"], "o-", label=label.format(key))
+                ax.plot(g[x], g["false_activation_%"], ":", color=line.get_color())
+            if x == "poison_rate_%":
+                ax.set_xscale("log")
+            ax.set_ylim(-3, 103)
+            ax.set_title(f"{enc}, {task}", fontsize=9)
+            ax.set_xlabel(xlabel, fontsize=8)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(title=title, fontsize=7, title_fontsize=7)
+        row[0].set_ylabel("AER % (solid), false activation % (dotted)", fontsize=8)
     fig.tight_layout()
     fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)

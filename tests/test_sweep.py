@@ -16,8 +16,22 @@ def test_cell_names_round_trip():
         sweep.parse_cell("attack0_emotion")
 
 
-def test_default_grid_and_the_reused_study_cell():
-    assert len(sweep.cells(merged())) == 1 * 2 * 5 * 3  # encoders x tasks x rates x SNRs
+def test_default_cross_goes_through_the_study_cell():
+    cfg = merged()
+    assert cfg["sweep"]["design"] == "cross"
+    cells = sweep.cells(cfg)
+    # per task: every rate at the trigger's own SNR, the task's own rate at every SNR
+    assert len(cells) == 1 * 2 * (5 + 3 - 1)
+    for enc, task, cell in cells:
+        rate, snr = sweep.parse_cell(cell)
+        assert rate == cfg["attacks"][task]["rate"] or snr == cfg["trigger"]["snr_db"]
+    emo = {c for e, t, c in cells if t == "emotion"}
+    assert {"rate0.01_snr0", "rate0.2_snr0", "rate0.1_snr10", "rate0.1_snr-10"} <= emo
+    assert "rate0.2_snr10" not in emo
+    assert sum(sweep.is_study_cell(cfg, *c) for c in cells) == 2  # reused T1 models
+
+
+def test_full_grid_and_the_reused_study_cell():
     full = merged("workflow/profiles/full/params.yaml")  # the full grid, one overlay away
     assert len(sweep.cells(full)) == 4 * 4 * 5 * 3
     assert full["components"]["tasks"] == ["asr", "emotion", "gender", "age"]

@@ -37,7 +37,9 @@ def test_dry_run_default_config_lists_the_study(dry_dir):
     n_starts = len(d["encoders"]) * len(d["starts"])
     n_def = n_starts * len(d["methods"]) * (len(d["tasks"]) + n_cross)
     sw = cfg["sweep"]
-    n_grid = len(sw["rates"]) * len(sw["snr_db"])
+    # cross: the rates at the trigger's own SNR and the own rate at the SNRs, the study cell once
+    n_grid = (len(sw["rates"]) + len(sw["snr_db"]) - 1 if sw["design"] == "cross"
+              else len(sw["rates"]) * len(sw["snr_db"]))
     n_sweep_data = len(sw["tasks"]) * (n_grid - 1)
     n_sweep = len(sw["encoders"]) * n_sweep_data
     assert job_counts(out) == {
