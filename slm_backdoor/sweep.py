@@ -152,6 +152,9 @@ def figure(df: pd.DataFrame, out) -> None:
                 ax.plot(g[x], g["false_activation_%"], ":", color=line.get_color())
             if x == "poison_rate_%":
                 ax.set_xscale("log")
+                ax.minorticks_off()
+            ticks = sorted(sub[x].unique())
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=7)
             ax.set_ylim(-3, 103)
             ax.set_title(f"{enc}, {task}", fontsize=9)
             ax.set_xlabel(xlabel, fontsize=8)
