@@ -11,7 +11,7 @@ import re
 import pytest
 
 from helpers import ROOT, SMOKE, T1, job_counts, merged, snakemake
-from slm_backdoor import study
+from slm_backdoor import study, sweep
 
 STUDY_ORDER = ["all", "synthesize", "synthesize_pretrain", "download_librispeech", "prepare_corpus",
                "trigger", "poison", "pretrain_llm", "pretrain_encoder", "align", "train",
@@ -162,9 +162,9 @@ def test_smoke_profile_end_to_end(smoke_run):
 
     # S1: one row per cell; the study's own cell is the T1 Attack-0 model's evaluation.
     s1 = list(csv.DictReader((work / "results/tables/S1_poison_sweep.csv").open()))
-    sw = cfg["sweep"]
-    assert len(s1) == (len(sw["encoders"]) * len(sw["tasks"]) * len(sw["rates"])
-                       * len(sw["snr_db"]))
+    assert [(r["encoder"], r["task"], sweep.cell_name(float(r["poison_rate_%"]) / 100,
+                                                      float(r["snr_db"]))) for r in s1] == \
+        sweep.cells(cfg)
     assert {r["metrics"] for r in s1 if float(r["poison_rate_%"]) == 50.0} == {
         "results/metrics/wavlm/attack0_emotion/emotion.json"}
     assert (work / "results/figures/S1_poison_sweep.png").stat().st_size > 1000
