@@ -218,6 +218,15 @@ def manifest(corpus: str, split: str) -> str:
     return f"data/manifests/{corpus}/{split}.csv"
 
 
+def encoder_pretraining(cfg: dict, family: str) -> dict:
+    """The `pretrain.encoder` section for one family: `steps` is one number for every family
+    or one per family (resolved here, so a family's stage sees a plain number)."""
+    sec = dict(cfg["pretrain"]["encoder"])
+    if isinstance(sec["steps"], dict):
+        sec["steps"] = sec["steps"][family]
+    return sec
+
+
 def lexicon(corpus: str) -> str:
     return f"data/manifests/{corpus}/lexicon.txt"
 

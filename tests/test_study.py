@@ -131,9 +131,23 @@ def test_table_rows_name_study_runs(cfg):
     (lambda c: c["defense"]["tasks"].append("speaker"), "defense.tasks"),
     (lambda c: c["defense"]["cross"].update(asr="pretrain"), "defense.cross.asr"),
     (lambda c: c.update(seed=-1), "seed"),
+    (lambda c: c["pretrain"]["encoder"].update(steps={"wavlm": 10}), "pretrain.encoder.steps"),
 ])
 def test_check_config_names_the_key(cfg, change, key):
     bad = copy.deepcopy(cfg)
     change(bad)
     with pytest.raises(study.ConfigError, match=f"invalid config: {key}"):
         study.check_config(bad, SCHEMA)
+
+
+def test_encoder_pretraining_steps_per_family():
+    tiny = merged()  # the default: Whisper pretrains longer than the waveform families
+    study.check_config(tiny, SCHEMA)
+    steps = {f: study.encoder_pretraining(tiny, f)["steps"] for f in study.encoder_families(tiny)}
+    assert steps == tiny["pretrain"]["encoder"]["steps"] and steps["whisper"] > steps["wavlm"]
+    rest = {k: v for k, v in tiny["pretrain"]["encoder"].items() if k != "steps"}
+    assert {k: v for k, v in study.encoder_pretraining(tiny, "whisper").items()
+            if k != "steps"} == rest
+    one = copy.deepcopy(tiny)
+    one["pretrain"]["encoder"]["steps"] = 7  # one number for every family still works
+    assert study.encoder_pretraining(one, "hubert")["steps"] == 7

@@ -38,7 +38,7 @@ rule pretrain_encoder:
         encoder=directory("models/pretrained/encoder_{family}"),
         lineage=lineage("models/pretrained/encoder_{family}"),
     params:
-        cfg=js(config["pretrain"]["encoder"]),
+        cfg=lambda w: js(study.encoder_pretraining(config, w.family)),
         seed=config["seed"],
     log:
         "logs/pretrain_encoder/{family}.log",
