@@ -132,6 +132,8 @@ def test_table_rows_name_study_runs(cfg):
     (lambda c: c["defense"]["cross"].update(asr="pretrain"), "defense.cross.asr"),
     (lambda c: c.update(seed=-1), "seed"),
     (lambda c: c["pretrain"]["encoder"].update(steps={"wavlm": 10}), "pretrain.encoder.steps"),
+    (lambda c: c["pretrain"]["llm"].update(steps={"wavlm": 10, "hubert": 10, "wav2vec2": 10,
+                                                  "whisper": 10}), "pretrain.llm"),
 ])
 def test_check_config_names_the_key(cfg, change, key):
     bad = copy.deepcopy(cfg)
